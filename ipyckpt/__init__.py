@@ -1,0 +1,60 @@
+"""Crash-safe state checkpoints for Jupyter notebooks.
+
+Importing this package is cheap and has no side effects: the storage engine (and dill) load on
+first use of :class:`Store`; everything IPython-related is registered by ``%load_ext ipyckpt``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointCorrupt",
+    "CheckpointUntrusted",
+    "CheckpointWriteError",
+    "IpyckptError",
+    "LoadReport",
+    "NoCheckpoint",
+    "SaveReport",
+    "Store",
+    "StoreBusy",
+    "StoreFormatError",
+    "__version__",
+]
+
+_LAZY = {
+    "Store": "ipyckpt.store",
+    "SaveReport": "ipyckpt.reports",
+    "LoadReport": "ipyckpt.reports",
+    "IpyckptError": "ipyckpt.errors",
+    "CheckpointCorrupt": "ipyckpt.errors",
+    "CheckpointUntrusted": "ipyckpt.errors",
+    "CheckpointWriteError": "ipyckpt.errors",
+    "NoCheckpoint": "ipyckpt.errors",
+    "StoreBusy": "ipyckpt.errors",
+    "StoreFormatError": "ipyckpt.errors",
+}
+
+if TYPE_CHECKING:
+    from ipyckpt.errors import (
+        CheckpointCorrupt,
+        CheckpointUntrusted,
+        CheckpointWriteError,
+        IpyckptError,
+        NoCheckpoint,
+        StoreBusy,
+        StoreFormatError,
+    )
+    from ipyckpt.reports import LoadReport, SaveReport
+    from ipyckpt.store import Store
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ipyckpt' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
