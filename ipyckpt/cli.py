@@ -1,0 +1,127 @@
+"""The ``ipyckpt`` command: inspect and maintain checkpoint stores from a terminal.
+
+Exit codes: 0 everything fine, 1 problems found (or the command failed), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from ipyckpt.errors import IpyckptError
+from ipyckpt.reports import GenerationInfo, format_bytes
+
+OK, PROBLEMS, USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ipyckpt",
+        description="Inspect and maintain ipyckpt state-checkpoint stores.",
+        epilog="Exit codes: 0 ok, 1 problems found, 2 usage error.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("list", help="list the generations of a store, newest first")
+    p.add_argument("directory")
+    p = sub.add_parser("show", help="variables, types, sizes and skipped names of a generation")
+    p.add_argument("directory")
+    p.add_argument("generation", nargs="?", type=int, help="generation id (default: newest)")
+    p = sub.add_parser(
+        "verify", help="check every manifest, signature and blob; exit 1 on problems"
+    )
+    p.add_argument("directory")
+    p = sub.add_parser("gc", help="remove old generations and unreferenced blobs")
+    p.add_argument("directory")
+    p.add_argument("--keep", type=int, default=None, help="generations to keep (default: 3)")
+    return parser
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "?"
+
+
+def _list(infos: list[GenerationInfo]) -> str:
+    rows = [
+        [
+            str(g.id),
+            _when(g.time),
+            g.trigger,
+            str(len(g.variables)),
+            format_bytes(g.bytes),
+            f"{g.duration:.2f} s",
+            str(len(g.skipped)),
+            g.problem or ("error: " + g.error if g.error else "ok"),
+        ]
+        for g in infos
+    ]
+    return _table(rows, ["GEN", "TIME", "TRIGGER", "VARS", "SIZE", "DURATION", "SKIPPED", "STATUS"])
+
+
+def _show(info: GenerationInfo) -> str:
+    rows = [[n, t, format_bytes(info.sizes.get(n, 0))] for n, t in sorted(info.variables.items())]
+    out = [f"generation {info.id}, {_when(info.time)}, {info.trigger}, {format_bytes(info.bytes)}"]
+    if info.problem:
+        out.append(f"problem: {info.problem}")
+    if info.error:
+        out.append(f"error in the cell: {info.error}")
+    out.append(_table(rows, ["NAME", "TYPE", "SIZE"]))
+    out.extend(f"skipped {n}: {r}" for n, r in sorted(info.skipped.items()))
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute one parsed command; return its exit code."""
+    from ipyckpt.store import Store
+
+    store = Store(args.directory)
+    if args.command == "list":
+        infos = store.generations()
+        print(_list(infos) if infos else f"no state checkpoints in {store.directory}")
+        return PROBLEMS if any(g.problem for g in infos) else OK
+    if args.command == "show":
+        infos = store.generations()
+        chosen = [g for g in infos if args.generation in (None, g.id)][:1]
+        if not chosen:
+            print(f"no generation {args.generation} in {store.directory}", file=sys.stderr)
+            return PROBLEMS
+        print(_show(chosen[0]))
+        return PROBLEMS if chosen[0].problem else OK
+    if args.command == "verify":
+        report = store.verify()
+        print(report)
+        return OK if report.ok else PROBLEMS
+    report_gc = store.gc(keep=args.keep)
+    print(report_gc)
+    return OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ipyckpt`` command."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return USAGE if exc.code else OK
+    if getattr(args, "keep", None) is not None and args.keep < 1:
+        parser.print_usage(sys.stderr)
+        print("ipyckpt: error: --keep must be at least 1", file=sys.stderr)
+        return USAGE
+    try:
+        return run(args)
+    except (IpyckptError, OSError) as exc:
+        print(f"ipyckpt: {exc}", file=sys.stderr)
+        return PROBLEMS
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Low-level file operations with the crash-safety discipline every ipyckpt write follows.
+
+Temporary file in the target's filesystem, ``fsync``, ``os.replace`` into place, ``fsync`` of the
+directory. Files are created 0600 and directories 0700; symlinks are never followed when writing.
+All writes go through :func:`write_all`, the single OS-call boundary fault tests hook into.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 64 << 20
+
+#: The OS write call; fault-injection tests replace it to simulate a full disk.
+os_write = os.write
+
+
+def write_all(fd: int, data: memoryview | bytes) -> int:
+    """Write every byte of ``data`` to ``fd`` (``os.write`` may write less than asked)."""
+    view = memoryview(data).cast("B")
+    total = len(view)
+    done = 0
+    while done < total:
+        done += os_write(fd, view[done : done + _CHUNK])
+    return total
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) with mode 0700; an existing directory is left as it is."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the directory entries of ``path`` durable (a rename is not durable until then)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def create_temp(directory: Path, prefix: str) -> tuple[int, Path]:
+    """Create a new, exclusive, private temporary file in ``directory``; return (fd, path)."""
+    while True:
+        path = directory / f"{prefix}.{secrets.token_hex(8)}.tmp"
+        try:
+            return os.open(path, _WRITE_FLAGS, FILE_MODE), path
+        except FileExistsError:  # pragma: no cover - 64 random bits
+            continue
+
+
+def publish(fd: int, temp: Path, final: Path) -> None:
+    """fsync ``fd``, close it and atomically rename ``temp`` to ``final``.
+
+    The caller fsyncs ``final``'s directory (once, after a batch of publishes).
+    """
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, final)
+
+
+def atomic_write_bytes(final: Path, data: bytes, temp_dir: Path) -> None:
+    """Durably replace ``final`` with ``data``: a crash leaves the old or the new file, never a mix."""
+    fd, temp = create_temp(temp_dir, final.name)
+    try:
+        write_all(fd, data)
+        publish(fd, temp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    fsync_dir(final.parent)
+
+
+def read_exact(path: Path, size: int) -> bytearray:
+    """Read exactly ``size`` bytes of ``path`` into a new writable buffer (no extra copy).
+
+    Raises :class:`OSError` (``EIO``) when the file is shorter or longer than expected.
+    """
+    buf = bytearray(size)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        done = 0
+        while done < size:
+            n = fh.readinto(view[done:])
+            if not n:
+                raise OSError(5, f"file is truncated: {done} of {size} bytes", str(path))
+            done += n
+        if fh.read(1):
+            raise OSError(5, f"file is longer than the {size} bytes recorded", str(path))
+    return buf
+
+
+@contextlib.contextmanager
+def removing_on_error(paths: list[Path]) -> Iterator[list[Path]]:
+    """Yield a list; if the block fails, every path appended to it is unlinked."""
+    try:
+        yield paths
+    except BaseException:
+        for path in paths:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise

@@ -1,0 +1,605 @@
+"""The on-disk checkpoint store: generations, manifests, blobs, atomic publish, verify, gc.
+
+Layout of a store directory (0700; every file 0600)::
+
+    ipyckpt-store.json        marker: format name and version
+    lock                      flock: saves/gc exclusive, loads shared
+    generations/00000012.json the signed manifest of generation 12 (published last)
+    blobs/ab/ab12…            content-addressed data: pickle segments and raw buffers
+    tmp/                      temporary files; anything here is garbage once the lock is free
+
+A save writes every new blob to ``tmp/``, fsyncs it, renames it into ``blobs/``, fsyncs the blob
+directories, and only then publishes the manifest the same way. A kill at any instant therefore
+leaves the previous generation intact and never exposes a half-written one. Unchanged buffers
+keep their hash, so they are not written again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from ipyckpt import fsio, manifest, signing
+from ipyckpt.errors import (
+    CheckpointCorrupt,
+    CheckpointUntrusted,
+    CheckpointWriteError,
+    NoCheckpoint,
+    StoreFormatError,
+)
+from ipyckpt.locking import locked
+from ipyckpt.manifest import Manifest, Segment, VariableEntry
+from ipyckpt.reports import (
+    GcReport,
+    GenerationInfo,
+    LoadReport,
+    Problem,
+    SaveReport,
+    VerifyReport,
+)
+from ipyckpt.serialize import BlobRef, PickledVariable, pickle_variables, unpickle_variables
+
+MARKER = "ipyckpt-store.json"
+_GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK = "generations", "blobs", "tmp", "lock"
+_GEN_FILE = re.compile(r"^(\d{8,})\.json$")
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+_THREADED_HASH_MIN = 4 << 20
+
+
+def content_hash(data: memoryview | bytes | bytearray) -> str:
+    """blake3 hex digest; large inputs are hashed on several threads (the GIL is released)."""
+    threads = blake3.blake3.AUTO if len(data) >= _THREADED_HASH_MIN else 1
+    return str(blake3.blake3(data, max_threads=threads).hexdigest())
+
+
+def _valid_name(name: object) -> bool:
+    return isinstance(name, str) and name.isidentifier()
+
+
+def check_names(names: Iterable[str]) -> list[str]:
+    """Validate variable names given by a caller; reject path-like or non-identifier names."""
+    out = list(names)
+    bad = [n for n in out if not _valid_name(n)]
+    if bad:
+        raise ValueError(
+            f"not valid variable names: {', '.join(map(repr, bad))} "
+            "(names must be Python identifiers: no path separators, dots or '..')"
+        )
+    return out
+
+
+class Store:
+    """A directory of checkpoint generations of a namespace.
+
+    ``keep`` is how many generations survive a save (older ones are collected). ``key`` is the
+    signing key (default: this user's key in the Jupyter data directory). ``lock_timeout`` is
+    how long a save waits for another process's save before raising :class:`StoreBusy`.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        keep: int = 3,
+        key: bytes | None = None,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1 (got {keep})")
+        self.directory = Path(directory).expanduser().absolute()
+        self.keep = keep
+        self.lock_timeout = lock_timeout
+        self._key = key
+        self._check_is_store()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.directory)!r}, keep={self.keep})"
+
+    # ----------------------------------------------------------------------------- layout
+    @property
+    def key(self) -> bytes:
+        """This store's signing key (this user's key unless one was given)."""
+        if self._key is None:
+            self._key = signing.load_or_create_key()
+        return self._key
+
+    def _path(self, *parts: str) -> Path:
+        return self.directory.joinpath(*parts)
+
+    def _gen_path(self, generation: int) -> Path:
+        return self._path(_GEN_DIR, f"{generation:08d}.json")
+
+    def _blob_path(self, digest: str) -> Path:
+        if not _HASH.match(digest):
+            raise CheckpointCorrupt(f"invalid blob name {digest!r} in a manifest")
+        return self._path(_BLOB_DIR, digest[:2], digest)
+
+    def _check_is_store(self) -> None:
+        marker = self._path(MARKER)
+        if marker.is_file():
+            self._check_marker(marker)
+        elif self.directory.exists():
+            if not self.directory.is_dir():
+                raise StoreFormatError(f"{self.directory} is a file, not a checkpoint store")
+            if any(self.directory.iterdir()):
+                raise StoreFormatError(
+                    f"{self.directory} is not an ipyckpt checkpoint store (it has no {MARKER} "
+                    "but is not empty); choose a new or empty directory"
+                )
+
+    def _check_marker(self, marker: Path) -> None:
+        try:
+            doc = json.loads(marker.read_bytes())
+            version = int(doc["version"])
+            if doc.get("format") != "ipyckpt-store":
+                raise ValueError(doc.get("format"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreFormatError(
+                f"{marker} is not a valid ipyckpt store marker ({exc})"
+            ) from None
+        if version > manifest.FORMAT_VERSION:
+            raise StoreFormatError(
+                f"{self.directory} was written by a newer ipyckpt (store format {version}); this "
+                f"ipyckpt reads format {manifest.FORMAT_VERSION}: upgrade with `pip install -U ipyckpt`"
+            )
+
+    def _ensure_layout(self) -> None:
+        for sub in ("", _GEN_DIR, _BLOB_DIR, _TMP_DIR):
+            fsio.make_private_dir(self._path(sub) if sub else self.directory)
+        marker = self._path(MARKER)
+        if not marker.exists():
+            doc = {"format": "ipyckpt-store", "version": manifest.FORMAT_VERSION}
+            fsio.atomic_write_bytes(marker, json.dumps(doc).encode(), self._path(_TMP_DIR))
+
+    @contextlib.contextmanager
+    def _lock(self, *, exclusive: bool) -> Iterator[None]:
+        if exclusive:
+            self._ensure_layout()
+        elif not self._path(MARKER).exists():
+            yield  # nothing to protect yet: the store does not exist
+            return
+        with locked(self._path(_LOCK), exclusive=exclusive, timeout=self.lock_timeout):
+            yield
+
+    # -------------------------------------------------------------------------- listing
+    def generation_ids(self) -> list[int]:
+        """Ids of the published generations, newest first."""
+        gen_dir = self._path(_GEN_DIR)
+        if not gen_dir.is_dir():
+            return []
+        ids = [int(m.group(1)) for p in gen_dir.iterdir() if (m := _GEN_FILE.match(p.name))]
+        return sorted(ids, reverse=True)
+
+    def _read_manifest(self, generation: int, *, trust: bool) -> tuple[Manifest, bool]:
+        path = self._gen_path(generation)
+        where = f"state checkpoint generation {generation} in {self.directory}"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NoCheckpoint(f"{where} does not exist") from None
+        m, signed = manifest.decode(data, None if trust else self.key, where=where)
+        if m.generation != generation:
+            raise CheckpointCorrupt(f"{where}: the manifest says it is generation {m.generation}")
+        return m, signed
+
+    def generations(self) -> list[GenerationInfo]:
+        """Every generation, newest first; a damaged or untrusted one carries a ``problem``."""
+        out = []
+        for gid in self.generation_ids():
+            try:
+                m, problem = self._read_manifest_noting_trust(gid)
+            except (CheckpointCorrupt, StoreFormatError, NoCheckpoint) as exc:
+                out.append(GenerationInfo(gid, 0.0, "?", {}, 0, 0.0, {}, problem=str(exc)))
+                continue
+            out.append(_info(m, problem))
+        return out
+
+    def _read_manifest_noting_trust(self, gid: int) -> tuple[Manifest, str | None]:
+        """The manifest even if untrusted, with the reason it is untrusted (or None)."""
+        try:
+            return self._read_manifest(gid, trust=False)[0], None
+        except CheckpointUntrusted as exc:
+            return self._read_manifest(gid, trust=True)[0], str(exc)
+
+    # ----------------------------------------------------------------------------- save
+    def save(
+        self,
+        namespace: Mapping[str, object],
+        *,
+        names: Sequence[str] | None = None,
+        trigger: str = "manual",
+        info: Mapping[str, Any] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SaveReport:
+        """Save ``namespace`` (or only ``names`` of it) as a new generation.
+
+        Unpicklable variables are skipped and reported, never fatal. With ``names``, the other
+        variables of the previous generation are carried forward without being rewritten.
+        Raises :class:`CheckpointWriteError` if the data cannot be written (disk full, read-only
+        directory, ...); the previous generation is then untouched.
+        """
+        started = time.perf_counter()
+        wanted = check_names(names) if names is not None else None
+        try:
+            with self._lock(exclusive=True):
+                report = self._save_locked(
+                    namespace, wanted, trigger, dict(info or {}), started, progress
+                )
+                self._collect(keep=self.keep)
+        except OSError as exc:
+            raise CheckpointWriteError(self._write_error_message(exc)) from exc
+        return report
+
+    def _write_error_message(self, exc: OSError) -> str:
+        ids = self.generation_ids()
+        kept = f"generation {ids[0]} is intact" if ids else "no earlier generation existed"
+        return (
+            f"could not write a state checkpoint to {self.directory}: {exc.strerror or exc}; {kept}"
+        )
+
+    def _save_locked(
+        self,
+        namespace: Mapping[str, object],
+        wanted: list[str] | None,
+        trigger: str,
+        info: dict[str, Any],
+        started: float,
+        progress: Callable[[int], None] | None,
+    ) -> SaveReport:
+        previous = self._newest_trusted_manifest()
+        generation = max(self.generation_ids(), default=0) + 1
+        items, skipped, deleted = _plan(namespace, wanted, previous)
+        with _BlobWriter(self, progress) as writer:
+            records, failed = pickle_variables(items, writer)
+            skipped.update(failed)
+            segment = writer.finish_segment(records)
+            m = _assemble(generation, trigger, info, previous, wanted, segment, skipped, deleted)
+            m.bytes_written = writer.bytes_written
+            m.duration = time.perf_counter() - started
+            m.versions = manifest.runtime_versions()
+            self._publish(m)
+        saved = [r.name for r in records]
+        return SaveReport(
+            generation=generation,
+            trigger=trigger,
+            saved=saved,
+            skipped=dict(m.skipped),
+            carried=sorted(set(m.variables) - set(saved)),
+            deleted=deleted,
+            bytes_written=m.bytes_written,
+            bytes_total=m.total_bytes(),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _newest_trusted_manifest(self) -> Manifest | None:
+        for gid in self.generation_ids():
+            with contextlib.suppress(CheckpointCorrupt, CheckpointUntrusted, NoCheckpoint):
+                return self._read_manifest(gid, trust=False)[0]
+        return None
+
+    def _publish(self, m: Manifest) -> None:
+        data = manifest.encode_signed(m, self.key)
+        path = self._gen_path(m.generation)
+        try:
+            fsio.atomic_write_bytes(path, data, self._path(_TMP_DIR))
+        except BaseException:
+            path.unlink(missing_ok=True)  # never leave a generation whose blobs we roll back
+            raise
+
+    def annotate(self, generation: int, **fields: Any) -> None:
+        """Re-sign generation ``generation`` with ``error`` and/or ``info`` entries updated."""
+        with self._lock(exclusive=True):
+            m, _ = self._read_manifest(generation, trust=False)
+            if "error" in fields:
+                m.error = fields.pop("error")
+            m.info.update(fields)
+            self._publish(m)
+
+    # ----------------------------------------------------------------------------- load
+    def load(
+        self,
+        generation: int | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        trust: bool = False,
+    ) -> LoadReport:
+        """Restore a generation (default: the newest good one) or only ``names`` of it.
+
+        Every blob is checked against the signed manifest before anything is unpickled. If the
+        newest generation is damaged or untrusted, older ones are tried and the report says so;
+        an explicitly requested ``generation`` is never substituted.
+        """
+        wanted = check_names(names) if names is not None else None
+        with self._lock(exclusive=False):
+            candidates = [generation] if generation is not None else self.generation_ids()
+            if not candidates:
+                raise NoCheckpoint(f"there is no state checkpoint in {self.directory}")
+            notes: list[str] = []
+            refusals: list[Exception] = []
+            for gid in candidates:
+                try:
+                    report = self._load_generation(gid, wanted, trust=trust)
+                except (CheckpointCorrupt, CheckpointUntrusted, StoreFormatError) as exc:
+                    if generation is not None:
+                        raise
+                    refusals.append(exc)
+                    notes.append(f"skipped generation {gid}: {exc}")
+                    continue
+                report.notes = notes
+                return report
+        raise _no_usable_generation(self.directory, refusals)
+
+    def _load_generation(self, gid: int, wanted: list[str] | None, *, trust: bool) -> LoadReport:
+        m, signed = self._read_manifest(gid, trust=trust)
+        names = list(m.variables) if wanted is None else wanted
+        failed = {n: f"not in generation {gid}" for n in names if n not in m.variables}
+        by_segment: dict[str, list[int]] = {}
+        for name in names:
+            if name in m.variables:
+                entry = m.variables[name]
+                by_segment.setdefault(entry.segment, []).append(entry.index)
+        values: dict[str, Any] = {}
+        for sid, indices in by_segment.items():
+            got, bad = self._load_segment(m.segments[sid], indices)
+            records = m.segments[sid].records
+            values.update({records[i].name: v for i, v in got.items() if i in indices})
+            failed.update({records[i].name: r for i, r in bad.items() if i in indices})
+        return LoadReport(
+            generation=gid,
+            created=m.created,
+            trigger=m.trigger,
+            values=values,
+            failed=failed,
+            skipped_at_save=dict(m.skipped),
+            trusted=signed,
+            info=dict(m.info, error=m.error) if m.error else dict(m.info),
+        )
+
+    def _load_segment(
+        self, segment: Segment, indices: list[int]
+    ) -> tuple[dict[int, object], dict[int, str]]:
+        from ipyckpt.serialize import needed_closure
+
+        needed = needed_closure(segment.records, indices)
+        pickled = self._read_blob(segment.pickle)
+        buffers = {i: [self._read_blob(b) for b in segment.records[i].buffers] for i in needed}
+        return unpickle_variables(pickled, segment.records, indices, buffers.__getitem__)
+
+    def _read_blob(self, ref: BlobRef) -> bytearray:
+        path = self._blob_path(ref.hash)
+        try:
+            data = fsio.read_exact(path, ref.size)
+        except FileNotFoundError:
+            raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is missing") from None
+        except OSError as exc:
+            raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: {exc.strerror}") from None
+        if content_hash(data) != ref.hash:
+            raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: its content changed")
+        return data
+
+    # --------------------------------------------------------------------- verify and gc
+    def verify(self) -> VerifyReport:
+        """Check every generation: manifest, signature, and every blob's presence, size and hash."""
+        problems: list[Problem] = []
+        checked: dict[str, str | None] = {}
+        ids = self.generation_ids()
+        with self._lock(exclusive=False):
+            for gid in ids:
+                try:
+                    m, untrusted = self._read_manifest_noting_trust(gid)
+                except (CheckpointCorrupt, StoreFormatError, NoCheckpoint) as exc:
+                    problems.append(Problem(gid, str(exc)))
+                    continue
+                if untrusted:
+                    problems.append(Problem(gid, untrusted))
+                for digest, size in m.blobs().items():
+                    if digest not in checked:
+                        checked[digest] = self._blob_problem(BlobRef(digest, size))
+                    if checked[digest]:
+                        problems.append(Problem(gid, str(checked[digest])))
+        return VerifyReport(generations=len(ids), blobs=len(checked), problems=problems)
+
+    def _blob_problem(self, ref: BlobRef) -> str | None:
+        try:
+            self._read_blob(ref)
+        except CheckpointCorrupt as exc:
+            return str(exc)
+        return None
+
+    def gc(self, keep: int | None = None) -> GcReport:
+        """Remove generations beyond the newest ``keep`` and every blob none of the rest uses."""
+        with self._lock(exclusive=True):
+            return self._collect(keep=self.keep if keep is None else keep)
+
+    def _collect(self, *, keep: int) -> GcReport:
+        ids = self.generation_ids()
+        removed = ids[keep:]
+        for gid in removed:
+            self._gen_path(gid).unlink(missing_ok=True)
+        referenced: set[str] = set()
+        for gid in ids[:keep]:
+            with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
+                referenced.update(self._read_manifest(gid, trust=True)[0].blobs())
+        count, freed = 0, 0
+        for path in self._path(_BLOB_DIR).glob("*/*"):
+            if path.name not in referenced:
+                freed += path.stat().st_size
+                path.unlink()
+                count += 1
+        for path in self._path(_TMP_DIR).iterdir():
+            path.unlink(missing_ok=True)
+        if removed or count:
+            fsio.fsync_dir(self._path(_GEN_DIR))
+        return GcReport(removed, count, freed)
+
+
+def _plan(
+    namespace: Mapping[str, object], wanted: list[str] | None, previous: Manifest | None
+) -> tuple[list[tuple[str, object]], dict[str, str], list[str]]:
+    """Which (name, value) pairs to pickle, which names to skip and which were deleted."""
+    skipped: dict[str, str] = {}
+    if wanted is None:
+        keys = list(namespace)
+        for key in keys:
+            if not _valid_name(key):
+                skipped[str(key)] = "not a valid Python identifier"
+        items = [(k, namespace[k]) for k in keys if _valid_name(k)]
+        old = set(previous.variables) if previous else set()
+        deleted = sorted(old - set(keys))
+        return items, skipped, deleted
+    items = [(n, namespace[n]) for n in wanted if n in namespace]
+    missing = [n for n in wanted if n not in namespace]
+    had = set(previous.variables) if previous else set()
+    deleted = sorted(n for n in missing if n in had)
+    skipped.update({n: "not defined" for n in missing if n not in had})
+    return items, skipped, deleted
+
+
+def _assemble(
+    generation: int,
+    trigger: str,
+    info: dict[str, Any],
+    previous: Manifest | None,
+    wanted: list[str] | None,
+    segment: tuple[str, Segment] | None,
+    skipped: dict[str, str],
+    deleted: list[str],
+) -> Manifest:
+    """The new manifest: the new segment plus, for a partial save, what is carried forward."""
+    m = Manifest(generation, time.time(), trigger, info=info, deleted=deleted)
+    if previous is not None and wanted is not None:
+        keep = {n: e for n, e in previous.variables.items() if n not in wanted}
+        m.variables.update(keep)
+        m.segments.update({e.segment: previous.segments[e.segment] for e in keep.values()})
+        m.skipped.update({n: r for n, r in previous.skipped.items() if n not in wanted})
+    if segment is not None:
+        sid, seg = segment
+        m.segments[sid] = seg
+        for i, rec in enumerate(seg.records):
+            m.variables[rec.name] = VariableEntry(sid, i, generation)
+    m.skipped.update(skipped)
+    return m
+
+
+def _no_usable_generation(directory: Path, refusals: list[Exception]) -> Exception:
+    detail = "\n  ".join(str(e) for e in refusals)
+    kinds = {type(e) for e in refusals}
+    cls = kinds.pop() if len(kinds) == 1 else CheckpointCorrupt
+    return cls(f"no usable state checkpoint in {directory}:\n  {detail}")
+
+
+def _info(m: Manifest, problem: str | None) -> GenerationInfo:
+    variables = {name: m.record(name).type_name for name in m.variables}
+    sizes = {name: m.record(name).nbytes for name in m.variables}
+    return GenerationInfo(
+        id=m.generation,
+        time=m.created,
+        trigger=m.trigger,
+        variables=variables,
+        bytes=m.total_bytes(),
+        duration=m.duration,
+        skipped=dict(m.skipped),
+        error=m.error,
+        problem=problem,
+        sizes=sizes,
+        info=dict(m.info),
+    )
+
+
+class _BlobWriter:
+    """The :class:`SegmentSink` of one save: streams the segment, stores buffers as blobs.
+
+    Everything goes to ``tmp/`` first; on error, the temporary files and the blobs this save
+    created are removed, so a failed save leaves the store as it was.
+    """
+
+    def __init__(self, store: Store, progress: Callable[[int], None] | None) -> None:
+        self.store = store
+        self.tmp = store._path(_TMP_DIR)
+        self.created: list[Path] = []
+        self.dirs: set[Path] = set()
+        self.bytes_written = 0
+        self.progress = progress
+        self.fd, self.segment_path = fsio.create_temp(self.tmp, "segment")
+        self.offset = 0
+        self.hasher = blake3.blake3()
+
+    def __enter__(self) -> _BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        with contextlib.suppress(OSError):
+            self.segment_path.unlink()
+        if exc_type is not None:
+            for path in self.created:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def _report(self, n: int) -> None:
+        self.bytes_written += n
+        if self.progress is not None:
+            self.progress(self.bytes_written)
+
+    def write_pickle(self, data: memoryview) -> int:
+        start = self.offset
+        fsio.write_all(self.fd, data)
+        self.hasher.update(data)
+        self.offset += len(data)
+        self._report(len(data))
+        return start
+
+    def write_buffer(self, data: memoryview) -> BlobRef:
+        ref = BlobRef(content_hash(data), data.nbytes)
+        self._store(ref, lambda fd: fsio.write_all(fd, data))
+        return ref
+
+    def _store(self, ref: BlobRef, write: Callable[[int], object]) -> None:
+        final = self.store._blob_path(ref.hash)
+        with contextlib.suppress(FileNotFoundError):
+            if final.stat().st_size == ref.size:
+                return  # content-addressed: already stored by an earlier save
+        fsio.make_private_dir(final.parent)
+        fd, temp = fsio.create_temp(self.tmp, "blob")
+        try:
+            write(fd)
+            fsio.publish(fd, temp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        self.created.append(final)
+        self.dirs.add(final.parent)
+        self._report(ref.size)
+
+    def finish_segment(self, records: list[PickledVariable]) -> tuple[str, Segment] | None:
+        """Publish the segment pickle as a blob and make every new blob durable."""
+        segment = None
+        if records:
+            ref = BlobRef(str(self.hasher.hexdigest()), self.offset)
+            final = self.store._blob_path(ref.hash)
+            if final.exists() and final.stat().st_size == ref.size:
+                os.close(self.fd)
+            else:
+                fsio.make_private_dir(final.parent)
+                fsio.publish(self.fd, self.segment_path, final)
+                self.created.append(final)
+                self.dirs.add(final.parent)
+            self.fd = -1
+            segment = (ref.hash, Segment(ref, records))
+        for directory in self.dirs:
+            fsio.fsync_dir(directory)
+        fsio.fsync_dir(self.store._path(_BLOB_DIR))
+        return segment
