@@ -21,8 +21,22 @@ _POLL_S = 0.05
 
 @contextlib.contextmanager
 def locked(path: Path, *, exclusive: bool, timeout: float) -> Iterator[None]:
-    """Hold the lock at ``path`` for the block; wait up to ``timeout`` s, then raise StoreBusy."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, fsio.FILE_MODE)
+    """Hold the lock at ``path`` for the block; wait up to ``timeout`` s, then raise StoreBusy.
+
+    Readers open the lock file read-only (so a read-only store can still be loaded) and need no
+    lock when it does not exist: no writer has ever run, since writers create it.
+    """
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        if exclusive:
+            fd = os.open(path, flags | os.O_RDWR | os.O_CREAT, fsio.FILE_MODE)
+        else:
+            fd = os.open(path, flags | os.O_RDONLY)
+    except FileNotFoundError:
+        if exclusive:
+            raise
+        yield
+        return
     try:
         _acquire(fd, path, exclusive=exclusive, timeout=timeout)
         if exclusive:

@@ -331,7 +331,7 @@ class Store:
                     if generation is not None:
                         raise
                     refusals.append(exc)
-                    notes.append(f"skipped generation {gid}: {exc}")
+                    notes.append(f"skipped {exc}")
                     continue
                 report.notes = notes
                 return report
@@ -348,10 +348,19 @@ class Store:
                 by_segment.setdefault(entry.segment, []).append(entry.index)
         values: dict[str, Any] = {}
         for sid, indices in by_segment.items():
-            got, bad = self._load_segment(m.segments[sid], indices)
-            records = m.segments[sid].records
-            values.update({records[i].name: v for i, v in got.items() if i in indices})
-            failed.update({records[i].name: r for i, r in bad.items() if i in indices})
+            try:
+                got, bad = self._load_segment(m.segments[sid], indices)
+            except CheckpointCorrupt as exc:
+                where = f"state checkpoint generation {gid} in {self.directory}"
+                raise CheckpointCorrupt(f"{where}: {exc}") from None
+            for name in names:
+                entry = m.variables.get(name)
+                if entry is None or entry.segment != sid:
+                    continue
+                if entry.index in got:
+                    values[name] = got[entry.index]
+                elif entry.index in bad:
+                    failed[name] = bad[entry.index]
         return LoadReport(
             generation=gid,
             created=m.created,

@@ -1,0 +1,79 @@
+"""The ``ipyckpt`` command, run as a real subprocess from the installed entry point."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ipyckpt import Store
+
+
+def ipyckpt(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("ipyckpt", path=str(Path(sys.executable).parent))
+    assert exe, "the ipyckpt console script is installed next to the interpreter"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    store = Store(tmp_path / "s")
+    with open(__file__) as fh:
+        store.save({"arr": np.arange(1000.0), "name": "run-1", "fh": fh}, trigger="periodic")
+    store.save({"arr": np.arange(1000.0), "name": "run-2"}, trigger="end")
+    return tmp_path / "s"
+
+
+def test_help_and_usage_errors() -> None:
+    out = ipyckpt("--help")
+    assert out.returncode == 0
+    for command in ("list", "show", "verify", "gc"):
+        assert command in out.stdout
+    assert ipyckpt().returncode == 2
+    assert ipyckpt("frobnicate").returncode == 2
+    assert ipyckpt("gc", "somewhere", "--keep", "0").returncode == 2
+
+
+def test_list_show_verify_gc(store_dir: Path) -> None:
+    listed = ipyckpt("list", str(store_dir))
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split()[:3] == ["GEN", "TIME", "TRIGGER"]
+    assert lines[1].split()[0] == "2" and "end" in lines[1]
+    assert lines[2].split()[0] == "1" and "periodic" in lines[2]
+
+    shown = ipyckpt("show", str(store_dir), "1")
+    assert shown.returncode == 0
+    assert "numpy.ndarray" in shown.stdout
+    assert "skipped fh: cannot pickle '_io.TextIOWrapper'" in shown.stdout
+
+    assert ipyckpt("show", str(store_dir), "9").returncode == 1
+    verified = ipyckpt("verify", str(store_dir))
+    assert verified.returncode == 0
+    assert "all good" in verified.stdout
+
+    collected = ipyckpt("gc", str(store_dir), "--keep", "1")
+    assert collected.returncode == 0
+    assert "removed 1 generations" in collected.stdout
+    assert [g.id for g in Store(store_dir).generations()] == [2]
+
+
+def test_not_a_store_is_a_clear_failure(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("hello")
+    out = ipyckpt("list", str(tmp_path))
+    assert out.returncode == 1
+    assert "not an ipyckpt checkpoint store" in out.stderr
+
+
+def test_verify_reports_tampering(store_dir: Path) -> None:
+    manifest = store_dir / "generations" / "00000002.json"
+    manifest.write_text(manifest.read_text().replace('"end"', '"manual"'))
+    out = ipyckpt("verify", str(store_dir))
+    assert out.returncode == 1
+    assert "generation 2" in out.stdout and "modified since it was signed" in out.stdout
+    listed = ipyckpt("list", str(store_dir))
+    assert listed.returncode == 1
