@@ -341,26 +341,20 @@ class Store:
         m, signed = self._read_manifest(gid, trust=trust)
         names = list(m.variables) if wanted is None else wanted
         failed = {n: f"not in generation {gid}" for n in names if n not in m.variables}
-        by_segment: dict[str, list[int]] = {}
+        by_segment: dict[str, dict[int, str]] = {}  # segment -> record index -> variable name
         for name in names:
             if name in m.variables:
                 entry = m.variables[name]
-                by_segment.setdefault(entry.segment, []).append(entry.index)
+                by_segment.setdefault(entry.segment, {})[entry.index] = name
         values: dict[str, Any] = {}
-        for sid, indices in by_segment.items():
+        for sid, wanted_here in by_segment.items():
             try:
-                got, bad = self._load_segment(m.segments[sid], indices)
+                got, bad = self._load_segment(m.segments[sid], list(wanted_here))
             except CheckpointCorrupt as exc:
                 where = f"state checkpoint generation {gid} in {self.directory}"
                 raise CheckpointCorrupt(f"{where}: {exc}") from None
-            for name in names:
-                entry = m.variables.get(name)
-                if entry is None or entry.segment != sid:
-                    continue
-                if entry.index in got:
-                    values[name] = got[entry.index]
-                elif entry.index in bad:
-                    failed[name] = bad[entry.index]
+            values.update({wanted_here[i]: v for i, v in got.items() if i in wanted_here})
+            failed.update({wanted_here[i]: r for i, r in bad.items() if i in wanted_here})
         return LoadReport(
             generation=gid,
             created=m.created,
