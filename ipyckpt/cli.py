@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gc", help="remove old generations and unreferenced blobs")
     p.add_argument("directory")
     p.add_argument("--keep", type=int, default=None, help="generations to keep (default: 3)")
+    p = sub.add_parser("install", help="load ipyckpt in every new IPython kernel of this user")
+    p.add_argument("--profile", default="default")
+    p = sub.add_parser("uninstall", help="undo `ipyckpt install`")
+    p.add_argument("--profile", default="default")
     return parser
 
 
@@ -79,8 +83,23 @@ def _show(info: GenerationInfo) -> str:
     return "\n".join(out)
 
 
+def _install(args: argparse.Namespace) -> int:
+    from ipyckpt import install
+
+    path, changed = getattr(install, args.command)(args.profile)
+    if args.command == "install":
+        state = "now loads" if changed else "already loads"
+        print(f"every new IPython kernel {state} ipyckpt ({path})")
+    else:
+        state = "no longer loads" if changed else "was not set up to load"
+        print(f"IPython {state} ipyckpt ({path})")
+    return OK
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute one parsed command; return its exit code."""
+    if args.command in ("install", "uninstall"):
+        return _install(args)
     from ipyckpt.store import Store
 
     store = Store(args.directory)
