@@ -58,3 +58,24 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(module), name)
+
+
+def load_ipython_extension(ip: Any) -> None:
+    """``%load_ext ipyckpt`` (see :mod:`ipyckpt.extension`)."""
+    from ipyckpt.extension import load_ipython_extension as load
+
+    load(ip)
+
+
+def unload_ipython_extension(ip: Any) -> None:
+    """``%unload_ext ipyckpt``."""
+    from ipyckpt.extension import unload_ipython_extension as unload
+
+    unload(ip)
+
+
+def safepoint() -> None:
+    """Take a state snapshot here if one is due (no-op outside ``%%checkpoint``)."""
+    from ipyckpt.safepoints import safepoint as take
+
+    take()

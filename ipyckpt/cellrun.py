@@ -1,0 +1,233 @@
+"""Running a ``%%checkpoint`` cell: instrument, resume, snapshot at consistent points, report.
+
+The cell is transformed like IPython would (magics, ``!cmd``), parsed, instrumented with
+consistent points (:mod:`ipyckpt.safepoints`), executed in the user namespace, and its last
+expression evaluated and returned so IPython displays it. Exceptions propagate unchanged; the
+newest snapshot taken during the run is marked with the error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ipyckpt.durations import format_duration, parse_duration, young_daly_interval
+from ipyckpt.errors import IpyckptError
+from ipyckpt.namespace import select_names
+from ipyckpt.options import CellOptions
+from ipyckpt.reports import SaveReport, format_bytes
+from ipyckpt.safepoints import (
+    RUNTIME_NAME,
+    InstrumentedCell,
+    ResumePoint,
+    SafepointRuntime,
+    instrument,
+)
+
+if TYPE_CHECKING:
+    from ipyckpt.magics import Checkpointer
+
+PROGRESS_AFTER_S = 1.0
+PROGRESS_EVERY_S = 0.5
+
+
+class SnapshotReporter:
+    """One status line per cell run, updated in place (progress, then a summary per snapshot)."""
+
+    def __init__(self, estimate: int | None) -> None:
+        self.estimate = estimate
+        self.handle: Any = None
+        self.started = 0.0
+        self.last_update = 0.0
+
+    def _show(self, text: str) -> None:
+        from IPython.display import display
+
+        if self.handle is None:
+            self.handle = display({"text/plain": text}, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        else:
+            self.handle.update({"text/plain": text}, raw=True)
+
+    def begin(self) -> None:
+        """A snapshot starts."""
+        self.started = time.monotonic()
+        self.last_update = self.started
+
+    def progress(self, done: int) -> None:
+        """Bytes written so far by the running snapshot (shown after the first second)."""
+        now = time.monotonic()
+        if now - self.started < PROGRESS_AFTER_S or now - self.last_update < PROGRESS_EVERY_S:
+            return
+        self.last_update = now
+        if self.estimate:
+            pct = min(99, int(100 * done / self.estimate))
+            self._show(
+                f"saving state checkpoint… {pct} % ({format_bytes(done)} of ~{format_bytes(self.estimate)})"
+            )
+        else:
+            self._show(f"saving state checkpoint… {format_bytes(done)}")
+
+    def saved(self, report: SaveReport, where: str) -> None:
+        """The snapshot finished."""
+        self.estimate = report.bytes_total
+        self._show(f"{report} at {where}")
+
+
+def _selection(magics: Checkpointer, options: CellOptions) -> list[str]:
+    shell: Any = magics.shell
+    return list(
+        select_names(
+            shell.user_ns,
+            hidden=shell.user_ns_hidden,
+            include=options.names,
+            exclude=options.exclude,
+        ).names
+    )
+
+
+def _interval(magics: Checkpointer, options: CellOptions) -> float:
+    if options.every is not None:
+        return options.every
+    if not options.auto:
+        return parse_duration(magics.default_every)
+    previous = magics.session.last_save
+    cost = previous.seconds if previous is not None else _measure_cost(magics, options)
+    mtbf = parse_duration(magics.mtbf)
+    interval = young_daly_interval(cost, mtbf)
+    print(
+        f"ipyckpt: every=auto: a snapshot costs {cost:.2f} s and failures are assumed every "
+        f"{format_duration(mtbf)}: snapshotting every {format_duration(interval)} (Young/Daly)"
+    )
+    return interval
+
+
+def _measure_cost(magics: Checkpointer, options: CellOptions) -> float:
+    report = magics.session.save(
+        _selection(magics, options), trigger="start", partial=options.names is not None
+    )
+    return report.seconds
+
+
+def _resume_point(
+    magics: Checkpointer, source_hash: str, options: CellOptions
+) -> ResumePoint | None:
+    session = magics.session
+    if not options.resume:
+        session.pending_resume = None
+        return None
+    pending, message = session.take_resume(source_hash)
+    if message:
+        print(message)
+    if pending is None:
+        return None
+    if session.cells_run_since_restore > 0:
+        # other cells ran since the restore (e.g. Run All): put back the snapshot's state
+        session.restore(generation=pending.generation)
+    return ResumePoint.from_dict(pending.position)
+
+
+def _prepare(
+    magics: Checkpointer, source: str, options: CellOptions
+) -> tuple[InstrumentedCell, ResumePoint | None]:
+    plain = instrument(source)
+    resume = _resume_point(magics, plain.source_hash, options)
+    if resume is None:
+        return plain, None
+    try:
+        cell = instrument(source, resume=resume)
+    except ValueError:
+        print("ipyckpt: the saved resume point does not fit this cell: running it from the top")
+        return plain, None
+    print(f"ipyckpt: resumed at {resume.describe(cell.statements)}")
+    return cell, resume
+
+
+def run_checkpointed_cell(magics: Checkpointer, cell: str, options: CellOptions) -> Any:
+    """Run ``cell`` under ``%%checkpoint`` and return its last expression's value."""
+    shell: Any = magics.shell
+    session = magics.session
+    session.store(options.keep)  # fail early, before running anything, if there is no store
+    source = shell.transform_cell(cell)
+    instrumented, resume = _prepare(magics, source, options)
+    interval = _interval(magics, options)
+    previous = session.last_save
+    reporter = SnapshotReporter(previous.bytes_total if previous else None)
+    taken: list[int] = []
+    hooks = _hooks(magics)
+
+    def on_snapshot(position: ResumePoint, trigger: str) -> None:
+        where = position.describe(instrumented.statements)
+        info = {"cell": instrumented.source_hash, "position": position.to_dict(), "where": where}
+        reporter.begin()
+        try:
+            report = session.save(
+                _selection(magics, options),
+                trigger=trigger,
+                partial=options.names is not None,
+                info=info,
+                keep=options.keep,
+                progress=reporter.progress,
+            )
+        except IpyckptError as exc:  # a failed snapshot must not kill hours of computation
+            print(f"ipyckpt: snapshot failed, the previous one is intact: {exc}", file=sys.stderr)
+            return
+        taken.append(report.generation)
+        reporter.saved(report, where)
+        if hooks is not None:
+            hooks.after_cell_snapshot(trigger)
+
+    runtime = SafepointRuntime(interval=interval, on_snapshot=on_snapshot, resume=resume)
+    value = _execute(shell, source, instrumented, runtime, session, taken)
+    on_snapshot(runtime.position, "end")
+    return value
+
+
+def _hooks(magics: Checkpointer) -> Any:
+    from ipyckpt.extension import _STATE
+
+    state = _STATE.get(id(magics.shell))
+    return state[1] if state else None
+
+
+def _execute(
+    shell: Any,
+    source: str,
+    cell: InstrumentedCell,
+    runtime: SafepointRuntime,
+    session: Any,
+    taken: list[int],
+) -> Any:
+    filename = shell.compile.cache(source, shell.execution_count)
+    flags = shell.compile.flags
+    body = compile(cell.body, filename, "exec", flags=flags, dont_inherit=True)
+    last = (
+        compile(cell.last_expr, filename, "eval", flags=flags, dont_inherit=True)
+        if cell.last_expr
+        else None
+    )
+    ns = shell.user_ns
+    ns[RUNTIME_NAME] = runtime
+    try:
+        with runtime.activate():
+            exec(body, ns)
+            return eval(last, ns) if last is not None else None
+    except BaseException as exc:
+        _mark_error(session, taken, exc)
+        raise
+    finally:
+        ns.pop(RUNTIME_NAME, None)
+
+
+def _mark_error(session: Any, taken: list[int], exc: BaseException) -> None:
+    if not taken:
+        return
+    error = f"{type(exc).__name__}: {exc}".strip()
+    try:
+        session.store().annotate(taken[-1], error=error)
+    except IpyckptError as problem:  # pragma: no cover - the original error matters more
+        print(f"ipyckpt: could not mark the snapshot with the error: {problem}", file=sys.stderr)
+
+
+Callback = Callable[[ResumePoint, str], None]

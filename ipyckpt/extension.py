@@ -1,0 +1,77 @@
+"""``%load_ext ipyckpt``: register the magics, restore the notebook's state, arm shutdown hooks.
+
+``%unload_ext ipyckpt`` undoes everything. Loading in a fresh kernel restores the newest good,
+signed state checkpoint of this notebook (``c.Checkpointer.autorestore``), never overwriting a
+variable already set in this kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ipyckpt.errors import CheckpointUntrusted, IpyckptError, NoCheckpoint
+
+_STATE: dict[int, Any] = {}  # id(shell) -> (magics, shutdown hooks)
+
+
+def load_ipython_extension(ip: Any) -> None:
+    """Entry point of ``%load_ext ipyckpt``."""
+    if id(ip) in _STATE:
+        return
+    from ipyckpt.magics import Checkpointer
+    from ipyckpt.shutdown import ShutdownHooks
+
+    magics = Checkpointer(shell=ip)
+    ip.register_magics(magics)
+    hooks = ShutdownHooks(magics)
+    hooks.install()
+    ip.events.register("post_run_cell", magics.session.note_cell_run)
+    _STATE[id(ip)] = (magics, hooks)
+    if magics.autorestore:
+        message = autorestore(magics)
+        if message:
+            print(message)
+
+
+def unload_ipython_extension(ip: Any) -> None:
+    """Entry point of ``%unload_ext ipyckpt``: remove the magics and the hooks."""
+    state = _STATE.pop(id(ip), None)
+    if state is None:
+        return
+    magics, hooks = state
+    hooks.uninstall()
+    ip.events.unregister("post_run_cell", magics.session.note_cell_run)
+    for kind in ("line", "cell"):
+        registered = ip.magics_manager.magics[kind]
+        if getattr(registered.get("checkpoint"), "__self__", None) is magics:
+            del registered["checkpoint"]
+
+
+def current_magics(ip: Any) -> Any:
+    """The loaded :class:`Checkpointer` of ``ip`` (None if the extension is not loaded)."""
+    state = _STATE.get(id(ip))
+    return state[0] if state else None
+
+
+def autorestore(magics: Any) -> str | None:
+    """Restore this notebook's newest good state checkpoint; return the message to show."""
+    session = magics.session
+    if session.location is None or not (session.location / "generations").is_dir():
+        return None
+    from ipyckpt.commands import tracked_names
+
+    existing = tracked_names(magics)
+    try:
+        outcome = session.restore(keep_existing=existing)
+    except CheckpointUntrusted as exc:
+        return (
+            f"ipyckpt: not restoring the state checkpoint: {exc}\n"
+            "  to load it anyway: %checkpoint restore --trust"
+        )
+    except NoCheckpoint:
+        return None
+    except IpyckptError as exc:
+        print(f"ipyckpt: could not restore the state checkpoint: {exc}", file=sys.stderr)
+        return None
+    return str(outcome.summary())
