@@ -74,6 +74,16 @@ def unload_ipython_extension(ip: Any) -> None:
     unload(ip)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """jupyter_server: the REST handlers of the JupyterLab extension (:mod:`ipyckpt.server`)."""
+    return [{"module": "ipyckpt.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """JupyterLab: where the prebuilt extension lives in a development checkout."""
+    return [{"src": "labextension", "dest": "ipyckpt"}]
+
+
 def safepoint() -> None:
     """Take a state snapshot here if one is due (no-op outside ``%%checkpoint``)."""
     from ipyckpt.safepoints import safepoint as take

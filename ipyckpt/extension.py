@@ -28,10 +28,12 @@ def load_ipython_extension(ip: Any) -> None:
     hooks.install()
     ip.events.register("post_run_cell", magics.session.note_cell_run)
     _STATE[id(ip)] = (magics, hooks)
-    if magics.autorestore:
-        message = autorestore(magics)
-        if message:
-            print(message)
+    message = autorestore(magics) if magics.autorestore else None
+    if message:
+        print(message)
+    from ipyckpt import kernelcomm  # the JupyterLab extension's channel (no-op without a kernel)
+
+    kernelcomm.attach(ip, magics, autorestore_message=message)
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -40,6 +42,9 @@ def unload_ipython_extension(ip: Any) -> None:
     if state is None:
         return
     magics, hooks = state
+    from ipyckpt import kernelcomm
+
+    kernelcomm.detach(ip)
     hooks.uninstall()
     ip.events.unregister("post_run_cell", magics.session.note_cell_run)
     for kind in ("line", "cell"):

@@ -17,6 +17,7 @@ until it is named: it never guesses, so two notebooks never restore each other's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
@@ -122,6 +123,15 @@ class StateSession:
         self.last_restore: RestoreOutcome | None = None
         self.pending_resume: PendingResume | None = None
         self.cells_run_since_restore = 0
+        # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernelcomm): "saving",
+        # "progress", "saved", "save_failed", "restored". They must never break a save.
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+
+    def emit(self, event: str, **data: Any) -> None:
+        """Tell the listeners; their errors are swallowed (a UI must not break a checkpoint)."""
+        for listener in list(self.listeners):
+            with contextlib.suppress(Exception):
+                listener(event, data)
 
     @property
     def location(self) -> Path | None:
@@ -154,14 +164,23 @@ class StateSession:
         """Save ``names`` of the namespace (all tracked names unless ``partial``)."""
         store = self.store(keep)
         namespace = {n: self.user_ns[n] for n in names if n in self.user_ns}
-        report: SaveReport = store.save(
-            namespace,
-            names=list(names) if partial else None,
-            trigger=trigger,
-            info=info,
-            progress=progress,
-        )
+        if self.listeners:
+            previous = self.last_save
+            self.emit("saving", trigger=trigger, estimate=previous.bytes_total if previous else 0)
+            progress = _observed(progress, self.emit)
+        try:
+            report: SaveReport = store.save(
+                namespace,
+                names=list(names) if partial else None,
+                trigger=trigger,
+                info=info,
+                progress=progress,
+            )
+        except IpyckptError as exc:
+            self.emit("save_failed", trigger=trigger, error=str(exc))
+            raise
         self.last_save = report
+        self.emit("saved", report=report)
         return report
 
     def restore(
@@ -181,6 +200,7 @@ class StateSession:
         self.last_restore = outcome
         self.cells_run_since_restore = 0
         self.pending_resume = _pending_resume(report)
+        self.emit("restored", outcome=outcome)
         return outcome
 
     def note_cell_run(self, *args: object) -> None:
@@ -198,6 +218,17 @@ class StateSession:
                 f"{pending.generation} was taken inside it: running it from the top"
             )
         return pending, None
+
+
+def _observed(
+    progress: Callable[[int], None] | None, emit: Callable[..., None]
+) -> Callable[[int], None]:
+    def observed(done: int) -> None:
+        if progress is not None:
+            progress(done)
+        emit("progress", done=done)
+
+    return observed
 
 
 def _pending_resume(report: LoadReport) -> PendingResume | None:

@@ -1,0 +1,262 @@
+"""The kernel end of the JupyterLab extension's channel: a ``comm`` target named ``ipyckpt``.
+
+Messages are JSON dicts with a ``type``. The frontend opens a comm (after every kernel start or
+restart) with ``{"type": "hello", "version": N}``; the kernel also opens one itself when the
+extension loads, so a frontend learns about a ``%load_ext ipyckpt`` run by hand. Requests carry
+an ``id`` and get exactly one ``{"type": "reply", "id": ..., "ok": bool, ...}``; a failing
+handler becomes an error reply, never a broken comm. Unprompted, the kernel pushes
+``{"type": "status", "event": ..., "status": {...}}`` (saving, saved, save_failed, restored) and
+throttled ``{"type": "progress", ...}`` while a snapshot is written.
+
+Requests: ``hello``, ``status``, ``save`` (all tracked variables, trigger ``manual``),
+``restore`` (``generation``, ``names``, ``trust``; overwrites current values like
+``%checkpoint restore``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ipyckpt import __version__
+from ipyckpt.errors import IpyckptError
+
+if TYPE_CHECKING:
+    from ipyckpt.magics import Checkpointer
+    from ipyckpt.reports import SaveReport
+    from ipyckpt.session import RestoreOutcome
+
+TARGET = "ipyckpt"
+PROTOCOL_VERSION = 1
+PROGRESS_EVERY_S = 0.25
+
+_CHANNELS: dict[int, KernelChannel] = {}  # id(shell) -> channel
+
+
+def save_dict(report: SaveReport, when: float) -> dict[str, Any]:
+    """A :class:`SaveReport` as JSON for the frontend."""
+    return {
+        "generation": report.generation,
+        "trigger": report.trigger,
+        "time": when,
+        "variables": len(report.saved) + len(report.carried),
+        "saved": list(report.saved),
+        "skipped": dict(report.skipped),
+        "bytes_total": report.bytes_total,
+        "bytes_written": report.bytes_written,
+        "seconds": report.seconds,
+    }
+
+
+def restore_dict(outcome: RestoreOutcome, *, auto: bool) -> dict[str, Any]:
+    """A :class:`RestoreOutcome` as JSON for the frontend."""
+    report = outcome.report
+    return {
+        "generation": report.generation,
+        "created": report.created,
+        "trigger": report.trigger,
+        "restored": list(outcome.restored),
+        "conflicts": list(outcome.conflicts),
+        "failed": dict(report.failed),
+        "skipped": dict(report.skipped_at_save),
+        "notes": list(report.notes),
+        "auto": auto,
+        "summary": outcome.summary().removeprefix("ipyckpt: "),
+    }
+
+
+def version_mismatch(theirs: object) -> str | None:
+    """The one message shown when the frontend and the kernel speak different protocols."""
+    if theirs == PROTOCOL_VERSION:
+        return None
+    return (
+        f"The ipyckpt JupyterLab extension speaks protocol version {theirs}, but ipyckpt "
+        f"{__version__} in this kernel speaks version {PROTOCOL_VERSION}: install the same "
+        "ipyckpt version in the kernel's environment and in JupyterLab's, then reload the page."
+    )
+
+
+class KernelChannel:
+    """Every open ``ipyckpt`` comm of one kernel, and what the frontend must know."""
+
+    def __init__(self, magics: Checkpointer, autorestore_message: str | None = None) -> None:
+        self.magics = magics
+        self.session = magics.session
+        self.comms: list[Any] = []
+        self.token = uuid.uuid4().hex  # one per extension load: the frontend notifies once
+        self.saving: dict[str, Any] | None = None
+        self.last_error: str | None = None
+        self.last_saved_at: float | None = None
+        self._progress_sent = 0.0
+        last = self.session.last_restore
+        self.autorestore = restore_dict(last, auto=True) if last is not None else None
+        # autorestore printed a message but restored nothing: refused (unsigned) or failed
+        self.restore_refused = autorestore_message if last is None else None
+        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "hello": self._hello,
+            "status": lambda data: self.status(),
+            "save": self._save,
+            "restore": self._restore,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    def register(self) -> None:
+        """Accept comms from the frontend and observe the session."""
+        import comm
+
+        comm.get_comm_manager().register_target(TARGET, self._on_open)
+        self.session.listeners.append(self._on_event)
+
+    def unregister(self) -> None:
+        """Stop accepting comms, close the open ones, stop observing."""
+        import comm
+
+        manager = comm.get_comm_manager()
+        if manager.targets.get(TARGET) == self._on_open:
+            manager.unregister_target(TARGET, self._on_open)
+        if self._on_event in self.session.listeners:
+            self.session.listeners.remove(self._on_event)
+        for c in list(self.comms):
+            c.close()
+        self.comms.clear()
+
+    def announce(self) -> None:
+        """Open a comm from the kernel (the frontend may not be listening: that is fine)."""
+        import comm
+
+        opened = comm.create_comm(
+            target_name=TARGET,
+            data={"type": "hello", "version": PROTOCOL_VERSION, "status": self.status()},
+        )
+        self._adopt(opened)
+
+    def _on_open(self, opened: Any, msg: dict[str, Any]) -> None:
+        self._adopt(opened)
+        data = msg.get("content", {}).get("data") or {}
+        if data.get("type") == "hello":
+            self._dispatch(opened, data)
+
+    def _adopt(self, opened: Any) -> None:
+        self.comms.append(opened)
+        opened.on_msg(lambda msg: self._dispatch(opened, msg["content"]["data"] or {}))
+        opened.on_close(lambda msg: self.comms.remove(opened) if opened in self.comms else None)
+
+    # ------------------------------------------------------------------ requests
+    def _dispatch(self, target: Any, data: dict[str, Any]) -> None:
+        kind, request_id = data.get("type"), data.get("id")
+        handler = self.handlers.get(str(kind))
+        if handler is None:
+            reply = {"ok": False, "error": f"unknown request type {kind!r}"}
+        else:
+            try:
+                reply = {"ok": True, "result": handler(data)}
+            except _Refused as exc:
+                reply = {"ok": False, "error": str(exc), "code": exc.code}
+            except (IpyckptError, ValueError) as exc:
+                reply = {"ok": False, "error": str(exc), "code": type(exc).__name__}
+            except Exception as exc:  # a handler error is a reply, never a broken comm
+                reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "code": "internal"}
+        target.send({"type": "reply", "id": request_id, **reply})
+
+    def _hello(self, data: dict[str, Any]) -> dict[str, Any]:
+        problem = version_mismatch(data.get("version"))
+        if problem:
+            raise _Refused(problem, "version")
+        return self.status()
+
+    def _save(self, data: dict[str, Any]) -> dict[str, Any]:
+        from ipyckpt.commands import tracked_names
+
+        report = self.session.save(tracked_names(self.magics), trigger="manual")
+        return save_dict(report, self.last_saved_at or time.time())
+
+    def _restore(self, data: dict[str, Any]) -> dict[str, Any]:
+        generation = data.get("generation")
+        names = data.get("names") or None
+        outcome = self.session.restore(
+            generation=int(generation) if generation is not None else None,
+            names=[str(n) for n in names] if names else None,
+            trust=bool(data.get("trust", False)),
+        )
+        return restore_dict(outcome, auto=False)
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        """Everything the status bar and the notifications need."""
+        session = self.session
+        location = session.location
+        save = session.last_save
+        restore = session.last_restore
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "ipyckpt": __version__,
+            "token": self.token,
+            "store": str(location) if location else None,
+            "autorestore_enabled": bool(self.magics.autorestore),
+            "autorestore": self.autorestore,
+            "restore_refused": self.restore_refused,
+            "last_save": save_dict(save, self.last_saved_at or time.time()) if save else None,
+            "saving": self.saving,
+            "last_error": self.last_error,
+            "last_restore": restore_dict(restore, auto=False) if restore else None,
+        }
+
+    def _push(self, message: dict[str, Any]) -> None:
+        for c in list(self.comms):
+            try:
+                c.send(message)
+            except Exception:  # a closed frontend must not break the kernel
+                self.comms.remove(c)
+
+    def _on_event(self, event: str, data: dict[str, Any]) -> None:
+        if event == "progress":
+            now = time.monotonic()
+            if self.saving is None or now - self._progress_sent < PROGRESS_EVERY_S:
+                return
+            self._progress_sent = now
+            self.saving["done"] = data["done"]
+            self._push({"type": "progress", **self.saving})
+            return
+        if event == "saving":
+            self.saving = {"trigger": data["trigger"], "estimate": data["estimate"], "done": 0}
+            self._progress_sent = time.monotonic()
+        elif event == "saved":
+            self.saving, self.last_error = None, None
+            self.last_saved_at = time.time()
+        elif event == "save_failed":
+            self.saving, self.last_error = None, data["error"]
+        self._push({"type": "status", "event": event, "status": self.status()})
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def attach(ip: Any, magics: Checkpointer, autorestore_message: str | None = None) -> None:
+    """Called by ``%load_ext ipyckpt`` after the automatic restore."""
+    if id(ip) in _CHANNELS or getattr(ip, "kernel", None) is None:
+        return  # no kernel (plain IPython terminal): nobody to talk to
+    channel = KernelChannel(magics, autorestore_message)
+    try:
+        channel.register()
+        channel.announce()
+    except Exception:  # no comm support in this frontend: checkpoints work without a UI
+        channel.unregister()
+        return
+    _CHANNELS[id(ip)] = channel
+
+
+def detach(ip: Any) -> None:
+    """Called by ``%unload_ext ipyckpt``."""
+    channel = _CHANNELS.pop(id(ip), None)
+    if channel is not None:
+        channel.unregister()
+
+
+def channel_of(ip: Any) -> KernelChannel | None:
+    """The channel of ``ip`` (None when not attached)."""
+    return _CHANNELS.get(id(ip))

@@ -1,0 +1,173 @@
+"""REST handlers under ``<base_url>ipyckpt/``; every one requires Jupyter's authentication.
+
+``GET    generations?path=NB``       the notebook's generations, newest first
+``POST   verify?path=NB``            check every manifest, signature and blob
+``DELETE generations/GEN?path=NB``   delete one generation and the blobs only it used
+
+``NB`` is a notebook path relative to the server root (as JupyterLab names it). Its store is
+``.ipyckpt/<notebook file name>`` beside the notebook; a path (or store) that resolves outside
+the root is refused with 403. Store work runs in a thread: a busy store never blocks the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from ipyckpt import __version__
+from ipyckpt.errors import IpyckptError, NoCheckpoint, StoreBusy
+from ipyckpt.session import STORE_FOLDER
+
+LOCK_TIMEOUT_S = 5
+AUTH_RESOURCE = "contents"
+
+
+def store_dir(root: Path, notebook: str) -> Path:
+    """The store of ``notebook`` (relative to ``root``); PermissionError if outside ``root``."""
+    root = root.resolve()
+    if not notebook or not notebook.endswith(".ipynb") or "\0" in notebook:
+        raise ValueError(f"not a notebook path: {notebook!r}")
+    path = (root / notebook.lstrip("/")).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise PermissionError(f"{notebook!r} is outside the server root")
+    store = (path.parent / STORE_FOLDER / path.name).resolve()
+    if not store.is_relative_to(root):
+        raise PermissionError(f"the state checkpoints of {notebook!r} are outside the server root")
+    return store
+
+
+def generations(directory: Path) -> list[dict[str, Any]]:
+    """The store's generations as JSON, newest first (an absent store has none)."""
+    from ipyckpt.store import Store
+
+    if not (directory / "generations").is_dir():
+        return []
+    return [
+        dataclasses.asdict(g) for g in Store(directory, lock_timeout=LOCK_TIMEOUT_S).generations()
+    ]
+
+
+def verify(directory: Path) -> dict[str, Any]:
+    """Verify the store; problems are listed per generation."""
+    from ipyckpt.store import Store
+
+    if not (directory / "generations").is_dir():
+        return {
+            "ok": True,
+            "generations": 0,
+            "blobs": 0,
+            "problems": [],
+            "text": "no state checkpoints",
+        }
+    report = Store(directory, lock_timeout=LOCK_TIMEOUT_S).verify()
+    return {
+        "ok": report.ok,
+        "generations": report.generations,
+        "blobs": report.blobs,
+        "problems": [{"generation": p.generation, "message": p.message} for p in report.problems],
+        "text": str(report),
+    }
+
+
+def delete_generation(directory: Path, generation: int) -> dict[str, Any]:
+    """Delete one generation (its manifest) and every blob no remaining generation uses."""
+    from ipyckpt.store import Store
+
+    store = Store(directory, lock_timeout=LOCK_TIMEOUT_S)
+    if generation not in store.generation_ids():
+        raise NoCheckpoint(
+            f"state checkpoint generation {generation} does not exist in {directory}"
+        )
+    # Store has no public delete yet: with the store's lock held, unpublish the manifest (a
+    # generation exists iff its manifest does), then collect blobs without dropping any other
+    # generation.
+    with store._lock(exclusive=True):
+        store._gen_path(generation).unlink(missing_ok=True)
+        report = store._collect(keep=len(store.generation_ids()))
+    return {
+        "deleted": generation,
+        "removed_blobs": report.removed_blobs,
+        "freed_bytes": report.freed_bytes,
+    }
+
+
+class _StoreHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    def _store(self) -> Path:
+        notebook = self.get_query_argument("path", "")
+        root = Path(self.settings.get("server_root_dir") or self.contents_manager.root_dir)
+        try:
+            return store_dir(Path(root).expanduser(), notebook)
+        except PermissionError as exc:
+            raise tornado.web.HTTPError(403, str(exc)) from None
+        except ValueError as exc:
+            raise tornado.web.HTTPError(400, str(exc)) from None
+
+    async def _run(self, func: Any, *args: Any) -> None:
+        try:
+            result = await asyncio.to_thread(func, *args)
+        except NoCheckpoint as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from None
+        except StoreBusy as exc:
+            raise tornado.web.HTTPError(409, str(exc)) from None
+        except IpyckptError as exc:
+            raise tornado.web.HTTPError(500, str(exc)) from None
+        self.finish(json.dumps(result))
+
+
+class GenerationsHandler(_StoreHandler):
+    """``GET generations?path=NB``."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        directory = self._store()
+
+        def listing() -> dict[str, Any]:
+            return {
+                "store": str(directory),
+                "version": __version__,
+                "generations": generations(directory),
+            }
+
+        await self._run(listing)
+
+
+class GenerationHandler(_StoreHandler):
+    """``DELETE generations/GEN?path=NB``."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, generation: str) -> None:
+        await self._run(delete_generation, self._store(), int(generation))
+
+
+class VerifyHandler(_StoreHandler):
+    """``POST verify?path=NB``."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self._run(verify, self._store())
+
+
+def setup_handlers(web_app: Any) -> None:
+    """Add the handlers to the server's tornado application."""
+    base = url_path_join(web_app.settings["base_url"], "ipyckpt")
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "generations"), GenerationsHandler),
+            (url_path_join(base, r"generations/(\d+)"), GenerationHandler),
+            (url_path_join(base, "verify"), VerifyHandler),
+        ],
+    )
