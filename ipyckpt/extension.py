@@ -13,6 +13,7 @@ from typing import Any
 from ipyckpt.errors import CheckpointUntrusted, IpyckptError, NoCheckpoint
 
 _STATE: dict[int, Any] = {}  # id(shell) -> (magics, shutdown hooks)
+_CONDOR: dict[int, Any] = {}  # id(shell) -> CondorMagics (%%condor, %condor)
 
 
 def load_ipython_extension(ip: Any) -> None:
@@ -24,6 +25,10 @@ def load_ipython_extension(ip: Any) -> None:
 
     magics = Checkpointer(shell=ip)
     ip.register_magics(magics)
+    from ipyckpt.condor.magics import CondorMagics
+
+    _CONDOR[id(ip)] = CondorMagics(shell=ip, checkpointer=magics)
+    ip.register_magics(_CONDOR[id(ip)])
     hooks = ShutdownHooks(magics)
     hooks.install()
     ip.events.register("post_run_cell", magics.session.note_cell_run)
@@ -47,10 +52,12 @@ def unload_ipython_extension(ip: Any) -> None:
     kernelcomm.detach(ip)
     hooks.uninstall()
     ip.events.unregister("post_run_cell", magics.session.note_cell_run)
+    condor = _CONDOR.pop(id(ip), None)
     for kind in ("line", "cell"):
         registered = ip.magics_manager.magics[kind]
-        if getattr(registered.get("checkpoint"), "__self__", None) is magics:
-            del registered["checkpoint"]
+        for name, owner in (("checkpoint", magics), ("condor", condor)):
+            if owner is not None and getattr(registered.get(name), "__self__", None) is owner:
+                del registered[name]
 
 
 def current_magics(ip: Any) -> Any:

@@ -1,0 +1,86 @@
+"""The job's executable script (transferred as ``ipyckpt-job.py``): standard library only.
+
+It runs first on the execute node, before anything that might not be installed there:
+
+1. creates every file listed for transfer, so a failure at any later point never holds the job
+   for a missing file (HTCondor holds jobs whose listed files are absent);
+2. checks that ipyckpt and its dependencies are importable, and if not ends the job with a
+   signed result naming what is missing and which interpreter looked for it;
+3. hands over to :func:`ipyckpt.condor.runner.main`.
+
+The names and the signature format duplicate :mod:`ipyckpt.condor.payload` on purpose (this
+file must work where ipyckpt is missing); a unit test keeps them equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.util
+import json
+import os
+import socket
+import sys
+from typing import Any
+
+KEY = "ipyckpt-job.key"
+CHECKPOINT = "ipyckpt-ckpt"
+OUTPUTS = "ipyckpt-outputs"
+RESULT = "ipyckpt-result.json"
+EXIT_MISSING_DEPENDENCY = 3
+NEEDED = ("ipyckpt", "dill", "blake3")
+
+
+def seal(key: bytes, body: dict[str, Any]) -> bytes:
+    """Same format as ``ipyckpt.condor.payload.seal``."""
+    data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    signature = hmac.new(key, data, hashlib.sha256).hexdigest()
+    return json.dumps({"body": body, "signature": signature}, indent=1).encode()
+
+
+def write_result(body: dict[str, Any]) -> None:
+    """Write the result document atomically (temp file, fsync, rename)."""
+    with open(KEY) as fh:
+        key = bytes.fromhex(fh.read().strip())
+    temp = f"{RESULT}.{os.getpid()}.tmp"
+    with open(temp, "wb") as fh:
+        fh.write(seal(key, body))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temp, RESULT)
+
+
+def ensure_transfer_files() -> None:
+    """Create the checkpoint and output entries if this is the first run."""
+    for name in (CHECKPOINT, OUTPUTS):
+        os.makedirs(name, mode=0o700, exist_ok=True)
+    if not os.path.exists(RESULT):
+        write_result({"status": "running"})
+
+
+def missing_modules() -> list[str]:
+    """Which of ipyckpt's job-side dependencies cannot be imported here."""
+    return [name for name in NEEDED if importlib.util.find_spec(name) is None]
+
+
+def main() -> int:
+    """Entry point of the job."""
+    ensure_transfer_files()
+    missing = missing_modules()
+    if missing:
+        message = (
+            f"missing on the execute node {socket.gethostname()}: {', '.join(missing)} "
+            f"(not importable by {sys.executable}, Python {sys.version.split()[0]}). Install "
+            "ipyckpt there (the job runs the notebook's interpreter path), or use image= with a "
+            "container that has it"
+        )
+        write_result({"status": "missing-dependency", "message": message, "missing": missing})
+        print(f"ipyckpt job: {message}", file=sys.stderr)
+        return EXIT_MISSING_DEPENDENCY
+    from ipyckpt.condor.runner import main as run
+
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The job side of a ``%%condor`` cell: ``python -m ipyckpt.condor.runner`` in the job's sandbox.
+
+Restores the inputs (or the newest checkpoint, after a restart), runs the cell with the
+consistent points of :mod:`ipyckpt.safepoints`, and follows HTCondor's self-checkpointing
+contract: when ``every`` has elapsed it writes a checkpoint (an :class:`ipyckpt.Store` in
+``ipyckpt-ckpt/``, atomic) and exits 85; HTCondor uploads that directory and starts the runner
+again, which resumes from it. On SIGTERM (eviction) it checkpoints at the next consistent point
+if that comes within the grace time, then exits. On success it writes the outputs and exits 0;
+an exception in the cell ends the job with exit 1 and a signed result holding the traceback.
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ipyckpt.condor import bootstrap
+from ipyckpt.condor import payload as p
+from ipyckpt.errors import IpyckptError
+from ipyckpt.namespace import select_names
+from ipyckpt.safepoints import RUNTIME_NAME, ResumePoint, SafepointRuntime, instrument
+
+
+def _say(message: str) -> None:
+    print(f"ipyckpt job: {message}", file=sys.stderr, flush=True)
+
+
+def _exit(code: int) -> None:
+    """Leave now (from inside the user's code): flush, then ``os._exit``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+class CellJob:
+    """One run of the runner in its sandbox."""
+
+    def __init__(self, spec: dict[str, Any], key: bytes, sandbox: Path) -> None:
+        self.spec = spec
+        self.key = key
+        self.sandbox = sandbox
+        self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.runtime: SafepointRuntime | None = None
+        self.evict_deadline: float | None = None
+        self.cell = instrument(spec["code"])
+        self.filename = f"<cell {spec['name']}>"
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        grace = float(self.spec.get("grace", 30))
+        runtime = self.runtime
+        if runtime is None or self.evict_deadline is not None:
+            _exit(128 + signum)
+            return
+        self.evict_deadline = time.monotonic() + grace
+        runtime.request_snapshot("eviction")
+        signal.signal(signal.SIGALRM, lambda *_: _exit(128 + signum))
+        signal.setitimer(signal.ITIMER_REAL, grace)
+
+    def restore(self) -> ResumePoint | None:
+        """Fill the namespace from the newest checkpoint, else from the inputs."""
+        ckpt = p.store(self.sandbox / p.CHECKPOINT, self.key)
+        if ckpt.generation_ids():
+            p.check_store_versions(ckpt, "the checkpoint")
+            try:
+                report = ckpt.load()
+            except IpyckptError as exc:
+                _say(f"no usable checkpoint ({exc}): starting from the inputs")
+            else:
+                self.ns.update(report.values)
+                info = report.info
+                if info.get("cell") == self.cell.source_hash:
+                    _say(f"resuming from checkpoint {report.generation} at {info.get('where')}")
+                    return ResumePoint.from_dict(info["position"])
+        inputs = p.store(self.sandbox / p.INPUTS, self.key)
+        p.check_store_versions(inputs, "the notebook's inputs")
+        self.ns.update(inputs.load().values if inputs.generation_ids() else {})
+        return None
+
+    def on_snapshot(self, position: ResumePoint, trigger: str) -> None:
+        """Write a checkpoint at a consistent point, then exit 85 for HTCondor to transfer it."""
+        if self.evict_deadline is not None and time.monotonic() > self.evict_deadline:
+            _exit(143)
+        names = select_names(self.ns).names
+        where = position.describe(self.cell.statements)
+        info = {
+            "cell": self.cell.source_hash,
+            "position": position.to_dict(),
+            "where": where,
+            "versions": p.versions(),
+        }
+        ckpt = p.store(self.sandbox / p.CHECKPOINT, self.key)
+        report = ckpt.save({n: self.ns[n] for n in names}, trigger=trigger, info=info)
+        _say(f"checkpoint {report.generation} ({trigger}) at {where}: exiting {p.EXIT_CHECKPOINT}")
+        _exit(p.EXIT_CHECKPOINT)
+
+    def run(self) -> int:
+        """Run the cell to its end (or to the next checkpoint exit); return the exit code."""
+        resume = self.restore()
+        cell = instrument(self.spec["code"], resume=resume) if resume else self.cell
+        every = self.spec.get("every")
+        self.runtime = SafepointRuntime(
+            interval=float(every) if every else None, on_snapshot=self.on_snapshot, resume=resume
+        )
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        source = self.spec["code"]
+        linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
+        body = compile(cell.body, self.filename, "exec", dont_inherit=True)
+        last = compile(cell.last_expr, self.filename, "eval") if cell.last_expr else None
+        self.ns[RUNTIME_NAME] = self.runtime
+        value = None
+        try:
+            with self.runtime.activate():
+                exec(body, self.ns)
+                value = eval(last, self.ns) if last is not None else None
+        except Exception as exc:
+            return self.failed(exc)
+        finally:
+            self.ns.pop(RUNTIME_NAME, None)
+        return self.succeeded(value)
+
+    def failed(self, exc: BaseException) -> int:
+        """Report the cell's exception (traceback without the runner's frames)."""
+        tb = exc.__traceback__.tb_next if exc.__traceback__ else None
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
+        print(text, file=sys.stderr, flush=True)
+        body = {
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": text,
+            "versions": p.versions(),
+        }
+        p.write_sealed(self.sandbox / p.RESULT, self.key, body)
+        return p.EXIT_USER_ERROR
+
+    def succeeded(self, value: object) -> int:
+        """Write the returned variables and the result document."""
+        names = [n for n in self.spec["returns"] if n in self.ns]
+        out = p.store(self.sandbox / p.OUTPUTS, self.key, keep=1)
+        info = {"versions": p.versions()}
+        report = out.save({n: self.ns[n] for n in names}, trigger="end", info=info)
+        body = {
+            "status": "ok",
+            "outputs": sorted(n for n in names if n not in report.skipped),
+            "skipped": dict(report.skipped),
+            "not_defined": [n for n in self.spec["returns"] if n not in self.ns],
+            "value": None if value is None else repr(value)[:2000],
+            "versions": p.versions(),
+        }
+        p.write_sealed(self.sandbox / p.RESULT, self.key, body)
+        _say(f"done: {len(names)} variable(s) returned")
+        return p.EXIT_OK
+
+
+def main() -> int:
+    """Entry point (also called by the bootstrap script); returns the exit code."""
+    sandbox = Path.cwd()
+    bootstrap.ensure_transfer_files()
+    key = p.read_key(sandbox / p.KEY)
+    try:
+        spec = p.unseal(key, (sandbox / p.SPEC).read_bytes(), "the job spec")
+        problem = p.version_problem(spec["versions"], f"the execute node ({sys.executable})")
+        if problem:
+            raise p.VersionMismatch(problem)
+        return CellJob(spec, key, sandbox).run()
+    except IpyckptError as exc:
+        _say(str(exc))
+        body = {"status": "bad-payload", "message": str(exc), "versions": p.versions()}
+        p.write_sealed(sandbox / p.RESULT, key, body)
+        return p.EXIT_BAD_PAYLOAD
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The runner under the local emulation: checkpoint exits, vacate, SIGKILL, errors, signatures."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipyckpt.condor import eventlog, jobs, submit, submit_cell
+from ipyckpt.condor import payload as p
+from ipyckpt.condor.api import CondorJob, _prepare_inputs
+from ipyckpt.errors import CheckpointCorrupt, CheckpointUntrusted
+
+from .conftest import wait_for
+
+LOOP = """
+import time
+done = []
+total = 0
+for i in range(n):
+    time.sleep(pause)
+    done.append(i)
+    total += i
+    print("step", i, flush=True)
+total
+"""
+
+
+def _submit(jobs_dir: Path, code: str = LOOP, **kw: Any) -> CondorJob:
+    ns = {"n": kw.pop("n", 20), "pause": kw.pop("pause", 0.02)}
+    kw.setdefault("every", 0.15)
+    return submit_cell(code, ns, jobs_dir=jobs_dir, backend="local", announce=lambda _: None, **kw)
+
+
+def _err(job: CondorJob) -> str:
+    path = job.record.path / "job.err"
+    return path.read_text() if path.exists() else ""
+
+
+def _steps(job: CondorJob) -> int:
+    path = job.record.path / "job.out"
+    return path.read_text().count("step") if path.exists() else 0
+
+
+def _check_loop_result(job: CondorJob, n: int) -> None:
+    status = job.wait(timeout=90)
+    assert status.state == "done", (status, _err(job))
+    values = job.fetch()
+    assert values["done"] == list(range(n))
+    assert values["total"] == sum(range(n))
+
+
+def test_checkpoint_exits_resume_and_finish(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, n=40)
+    _check_loop_result(job, 40)
+    status = job.status()
+    assert status.checkpoints >= 3, _err(job)
+    assert status.starts == 1  # exit 85 re-runs in the same sandbox: no new EXECUTE event
+    assert _err(job).count("resuming from checkpoint") == status.checkpoints
+    assert job.result()["value"] == repr(sum(range(40)))  # type: ignore[index]
+    # the same log drives both readers: htcondor2.JobEventLog and the fallback parser
+    ours = eventlog.parse(job.record.log)
+    theirs = submit.read_log(job.record.log)
+    assert theirs is not None
+    assert [e["EventTypeNumber"] for e in ours] == [e["EventTypeNumber"] for e in theirs]
+    assert jobs.summarize(ours) == jobs.summarize(theirs) == status
+    assert theirs[0]["LogNotes"] == job.name
+
+
+def test_vacate_twice_resumes_from_the_spooled_checkpoint(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, n=80, pause=0.03, every=0.5)
+    for round_ in (1, 2):
+        wait_for(lambda r=round_: job.status().checkpoints >= 2 * r, what="checkpoints")
+        seen = _steps(job)
+        wait_for(lambda s=seen: _steps(job) >= s + 3, what="the loop to run")  # mid-interval
+        job.vacate()
+        wait_for(lambda r=round_: job.status().evictions == r, what="the eviction")
+    _check_loop_result(job, 80)
+    status = job.status()
+    assert status.starts == 3  # each eviction: a fresh sandbox
+    err = _err(job)
+    assert err.count("(eviction)") == 2  # real SIGTERM: the runner checkpointed in its sandbox
+    # ... which HTCondor does not transfer (ON_EXIT): the next sandbox resumes from the spool
+    for evicted in re.finditer(r"checkpoint (\d+) \(eviction\)", err):
+        resumed = re.search(r"resuming from checkpoint (\d+)", err[evicted.end() :])
+        assert resumed and int(resumed.group(1)) == int(evicted.group(1)) - 1
+
+
+def test_sigkill_at_random_moments_loses_at_most_one_interval(jobs_dir: Path) -> None:
+    rng = random.Random(6)
+    job = _submit(jobs_dir, n=400, pause=0.01, every=0.1, max_retries=100)
+    pid_file = job.record.path / "local" / "job.pid"
+    wait_for(pid_file.exists, what="the first run")
+    kills = 0
+    for _ in range(30):  # 30 seeded trials: SIGKILL whatever run is current at a random moment
+        time.sleep(rng.uniform(0.05, 0.4))
+        if job.status().finished:
+            break
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            kills += 1
+        except (ProcessLookupError, ValueError):
+            pass
+    assert kills >= 25
+    _check_loop_result(job, 400)
+    assert job.status().retries >= kills * 0.7, (job.status(), kills)
+    last = 0
+    for line in _err(job).splitlines():
+        if m := re.search(r"checkpoint (\d+) \(periodic\)", line):
+            last = int(m.group(1))
+        elif m := re.search(r"resuming from checkpoint (\d+)", line):
+            assert last - 1 <= int(m.group(1)) <= last, line  # at most one interval lost
+
+
+def test_user_error_returns_the_traceback_without_retries(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, "values = [1, 2]\nratio = values[0] / (values[1] - 2)\n")
+    status = job.wait(timeout=60)
+    assert (status.state, status.exit_code, status.retries) == ("failed", 1, 0)
+    problem = job.problem() or ""
+    assert "ZeroDivisionError: division by zero" in problem
+    assert "ratio = values[0] / (values[1] - 2)" in problem  # the cell's own line
+    with pytest.raises(p.JobFailed, match="ZeroDivisionError"):
+        job.fetch()
+
+
+def test_tampered_results_are_refused(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, "answer = 42\n")
+    assert job.wait(timeout=60).state == "done"
+    assert job.fetch() == {"answer": 42}
+    manifest = next((job.record.path / p.OUTPUTS / "generations").glob("*.json"))
+    manifest.write_bytes(manifest.read_bytes().replace(b'"end"', b'"END"'))
+    with pytest.raises((CheckpointUntrusted, CheckpointCorrupt)):
+        job.fetch()
+    result = job.record.path / p.RESULT
+    result.write_bytes(result.read_bytes().replace(b'"ok"', b'"OK"'))
+    with pytest.raises(CheckpointUntrusted, match="not signed by this job's key"):
+        job.fetch()
+
+
+def test_result_from_other_versions_is_refused(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, "answer = 42\n")
+    assert job.wait(timeout=60).state == "done"
+    key = bytes.fromhex(job.record.key)
+    body = p.unseal(key, (job.record.path / p.RESULT).read_bytes(), "result")
+    body["versions"]["dill"] = "0.0.1"
+    p.write_sealed(job.record.path / p.RESULT, key, body)
+    with pytest.raises(p.VersionMismatch, match=r"dill 0\.0\.1 there"):
+        job.fetch()
+
+
+def _sandbox(tmp_path: Path, code: str, **spec: Any) -> Path:
+    key = p.new_key()
+    doc = {"name": "t", "code": code, "every": None, "returns": ["x"], "inputs": []}
+    doc |= {"grace": 5, "versions": p.versions(), "key": key.hex()} | spec
+    folder = tmp_path / "sandbox"
+    _prepare_inputs(folder, doc, {"start": 1})
+    return folder
+
+
+def _result(folder: Path) -> dict[str, Any]:
+    key = p.read_key(folder / p.KEY)
+    return p.unseal(key, (folder / p.RESULT).read_bytes(), "result")
+
+
+def test_runner_refuses_inputs_from_other_versions(tmp_path: Path) -> None:
+    versions = p.versions() | {"python": "2.7.18", "dill": "0.0.1"}
+    folder = _sandbox(tmp_path, "x = start\n", versions=versions)
+    proc = subprocess.run(
+        [sys.executable, p.BOOTSTRAP], cwd=folder, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == p.EXIT_BAD_PAYLOAD
+    message = _result(folder)["message"]
+    assert "version mismatch" in message and "Python 2.7.18 there" in message, message
+    assert "Traceback" not in proc.stderr
+
+
+def test_runner_checkpoints_on_sigterm(tmp_path: Path) -> None:
+    code = "import sys, time\nx = 0\nwhile True:\n    x += 1\n    print(x, flush=True)\n    time.sleep(0.01)\n"
+    folder = _sandbox(tmp_path, code)
+    with subprocess.Popen(
+        [sys.executable, p.BOOTSTRAP], cwd=folder, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "1"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == p.EXIT_CHECKPOINT
+    gens = p.store(folder / p.CHECKPOINT, p.read_key(folder / p.KEY)).generations()
+    assert gens[0].trigger == "eviction" and "iteration" in gens[0].info["where"]
+
+
+def test_missing_dependency_on_the_execute_node(jobs_dir: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare-python"
+    bare.write_text(f'#!/bin/sh\nexec {sys.executable} -S -I "$@"\n')  # no site-packages
+    bare.chmod(0o755)
+    job = _submit(jobs_dir, "x = 1\n", python=str(bare))
+    status = job.wait(timeout=60)
+    assert (status.state, status.exit_code) == ("failed", p.EXIT_MISSING_DEPENDENCY)
+    problem = job.problem() or ""
+    assert "missing on the execute node" in problem and "ipyckpt" in problem, problem
+
+
+def test_missing_output_file_holds_the_job(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, "import os\nos.remove('ipyckpt-result.json')\nos._exit(0)\n")
+    status = job.wait(timeout=60)
+    assert status.state == "held"
+    assert "ipyckpt-result.json" in (status.hold_reason or "")
+    assert "is held" in (job.problem() or "")

@@ -1,0 +1,115 @@
+"""Submit descriptions: allow-list, htcondor2.Submit (25.x) and HTCondor 24.12's real parser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ipyckpt.condor import bootstrap, submit
+from ipyckpt.condor import payload as p
+from ipyckpt.condor.analysis import cell_names
+from ipyckpt.condor.options import CondorOptionError, parse_condor_options
+from ipyckpt.condor.submit import Resources
+
+from .conftest import job_ad
+
+htcondor2 = pytest.importorskip("htcondor2", reason="htcondor 25.x is in the test extra")
+
+
+def _desc(tmp_path: Path, **kw: object) -> dict[str, str]:
+    args: dict[str, object] = {
+        "python": "/usr/bin/python3",
+        "input_files": ["input/ipyckpt-job.py", "input/ipyckpt-job.json", "input/ipyckpt-inputs"],
+        "checkpoint_files": [p.CHECKPOINT],
+        "output_files": [p.RESULT, p.OUTPUTS],
+        "resources": Resources(cpus=2, memory="4GB", disk="2GB", gpus=1),
+        "max_retries": 5,
+        "name": "cell-17",
+        "iwd": tmp_path,
+    }
+    args.update(kw)
+    return submit.describe(**args)  # type: ignore[arg-type]
+
+
+def test_every_key_is_allowed_and_checkpointing_is_on(tmp_path: Path) -> None:
+    desc = _desc(tmp_path, image="docker://python:3.11")
+    assert set(desc) <= submit.ALLOWED_KEYS
+    assert desc["checkpoint_exit_code"] == "85"
+    assert desc["transfer_checkpoint_files"] == p.CHECKPOINT
+    assert desc["should_transfer_files"] == "YES"
+    assert desc["when_to_transfer_output"] == "ON_EXIT"
+    assert desc["container_image"] == "docker://python:3.11"
+    assert "container_image" not in _desc(tmp_path)
+
+
+def test_htcondor2_submit_accepts_it(tmp_path: Path) -> None:
+    desc = _desc(tmp_path)
+    sub = submit.to_submit(desc)
+    for key, value in desc.items():
+        assert sub[key] == value
+    assert "checkpoint_exit_code = 85" in str(sub)
+
+
+def test_real_submit_parser_24_12(tmp_path: Path, condor24: Path) -> None:
+    desc = _desc(tmp_path, image="docker://python:3.11")
+    ad = job_ad(condor24, submit.as_text(desc))
+    assert ad["SuccessCheckpointExitCode"] == 85
+    assert ad["WantFTOnCheckpoint"] is True
+    assert ad["TransferCheckpoint"] == p.CHECKPOINT
+    assert ad["JobMaxRetries"] == 5
+    assert "ExitCode is 1" in ad["OnExitRemove"]  # retry_until: user errors are not retried
+    assert ad["RequestCpus"] == 2
+    assert ad["RequestMemory"] == 4096
+    assert ad["RequestDisk"] == 2 * 1024 * 1024  # KiB
+    assert ad["RequestGPUs"] == 1
+    assert ad["ContainerImage"] == "docker://python:3.11"
+    assert ad["ShouldTransferFiles"] == "YES"
+    assert ad["WhenToTransferOutput"] == "ON_EXIT"
+    assert ad["TransferOutput"] == f"{p.RESULT},{p.OUTPUTS}"
+    assert ad["SubmitEventNotes"] == "cell-17"
+    assert ad["JobMaxVacateTime"] == 60
+    assert "HasSelfCheckpointTransfers" in ad["Requirements"]
+    assert ad["Iwd"] == str(tmp_path)
+
+
+def test_real_parser_rejects_a_bad_description(condor24: Path) -> None:
+    with pytest.raises(AssertionError, match="refused"):
+        job_ad(condor24, "executable = /bin/true\ncheckpoint_exit_code = eighty\nqueue\n")
+
+
+def test_sizes_are_checked() -> None:
+    assert submit.check_size("4gb", "request_memory") == "4GB"
+    with pytest.raises(ValueError, match="write a size such as 4GB"):
+        submit.check_size("2XB", "request_memory")
+
+
+def test_bootstrap_matches_payload() -> None:
+    for name in ("KEY", "CHECKPOINT", "OUTPUTS", "RESULT", "EXIT_MISSING_DEPENDENCY"):
+        assert getattr(bootstrap, name) == getattr(p, name)
+    key = p.new_key()
+    assert p.unseal(key, bootstrap.seal(key, {"a": [1, "x"]}), "doc") == {"a": [1, "x"]}
+
+
+def test_options_parse() -> None:
+    o = parse_condor_options("name=fit every=5s vars=a,b --request_memory 4GB backend=local")
+    assert (o.name, o.every, o.vars, o.request_memory, o.backend) == (
+        "fit", 5.0, ("a", "b"), "4GB", "local"
+    )  # fmt: skip
+    with pytest.raises(CondorOptionError, match="unknown option 'evry'"):
+        parse_condor_options("evry=5s")
+    with pytest.raises(CondorOptionError, match="backend=cloud: use backend=schedd"):
+        parse_condor_options("backend=cloud")
+    with pytest.raises(CondorOptionError, match="max_retries=-1: use a whole number >= 0"):
+        parse_condor_options("max_retries=-1")
+
+
+def test_cell_names() -> None:
+    ns = {"data": [1], "np": object(), "scale": 2, "unused": 3, "print": print}
+    code = (
+        "import math\ntotal = 0\nfor x in data:\n    total += x * scale\n"
+        "def f(y):\n    z = y\n    return z + len(data)\nsquares = [v * v for v in data]\nprint(total)\n"
+    )
+    names = cell_names(code, ns)
+    assert names.inputs == ("data", "scale")
+    assert names.outputs == ("f", "squares", "total", "x")
