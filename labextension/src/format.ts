@@ -1,0 +1,168 @@
+/**
+ * Formatting for the status bar, the panel and the notifications. Pure functions: unit-tested
+ * with jest. Everything is called a "state checkpoint": Jupyter's own "checkpoints" are
+ * snapshots of the notebook file.
+ */
+import { IGeneration, IRestoreInfo } from './protocol';
+
+/** 1536 → "1.5 KB" (decimal units, like ipyckpt.reports.format_bytes). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = n;
+  for (const unit of units) {
+    if (Math.abs(value) < 1000 || unit === 'TB') {
+      return unit === 'B'
+        ? `${Math.round(value)} B`
+        : `${value.toFixed(1)} ${unit}`;
+    }
+    value /= 1000;
+  }
+  return `${n} B`;
+}
+
+/** Age of a UNIX timestamp (seconds): "just now", "3 min ago", "2 h ago", "4 d ago". */
+export function formatAge(
+  time: number,
+  now: number = Date.now() / 1000
+): string {
+  const age = Math.max(0, now - time);
+  if (age < 10) {
+    return 'just now';
+  }
+  if (age < 60) {
+    return `${Math.floor(age)} s ago`;
+  }
+  if (age < 3600) {
+    return `${Math.floor(age / 60)} min ago`;
+  }
+  if (age < 86400) {
+    return `${Math.floor(age / 3600)} h ago`;
+  }
+  return `${Math.floor(age / 86400)} d ago`;
+}
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
+}
+
+/**
+ * Clock time of a UNIX timestamp: "12:03" today, "Nov 24 12:03" on another day (local time).
+ */
+export function formatClock(
+  time: number,
+  now: number = Date.now() / 1000
+): string {
+  const date = new Date(time * 1000);
+  const today = new Date(now * 1000);
+  const hm = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  if (date.toDateString() === today.toDateString()) {
+    return hm;
+  }
+  const months = [
+    'Jan',
+    'Feb',
+    'Mar',
+    'Apr',
+    'May',
+    'Jun',
+    'Jul',
+    'Aug',
+    'Sep',
+    'Oct',
+    'Nov',
+    'Dec'
+  ];
+  return `${months[date.getMonth()]} ${date.getDate()} ${hm}`;
+}
+
+/** Seconds as "0.93 s", "12 s", "3 min 5 s". */
+export function formatDuration(seconds: number): string {
+  if (seconds < 10) {
+    return `${seconds.toFixed(2)} s`;
+  }
+  if (seconds < 60) {
+    return `${Math.round(seconds)} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** How trustworthy a listed generation is, for the panel. */
+export function integrity(g: IGeneration): {
+  label: string;
+  level: 'ok' | 'warning' | 'error';
+  detail: string;
+} {
+  if (g.problem) {
+    const untrusted = /sign|trust/i.test(g.problem);
+    return {
+      label: untrusted ? 'not signed by your key' : 'damaged',
+      level: untrusted ? 'warning' : 'error',
+      detail: g.problem
+    };
+  }
+  if (g.error) {
+    return {
+      label: 'taken when the cell failed',
+      level: 'warning',
+      detail: g.error
+    };
+  }
+  return { label: 'signed', level: 'ok', detail: '' };
+}
+
+/** "2 skipped" etc. for a restore; empty when nothing was left out. */
+function leftOut(restore: IRestoreInfo): string {
+  const skipped = new Set([
+    ...Object.keys(restore.skipped),
+    ...Object.keys(restore.failed)
+  ]);
+  const parts: string[] = [];
+  if (skipped.size) {
+    parts.push(`${skipped.size} skipped`);
+  }
+  if (restore.conflicts.length) {
+    parts.push(`${restore.conflicts.length} kept`);
+  }
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+/**
+ * "Kernel restarted: restored 14 variables from 12:03 (2 skipped)".
+ */
+export function restoreNotice(
+  restore: IRestoreInfo,
+  restarted: boolean,
+  now: number = Date.now() / 1000
+): string {
+  const head = restarted ? 'Kernel restarted' : 'Kernel started';
+  return (
+    `${head}: restored ${plural(restore.restored.length, 'variable')} from ` +
+    `${formatClock(restore.created, now)}${leftOut(restore)}`
+  );
+}
+
+/** The Details dialog of a restore: one line per fact. */
+export function restoreDetails(restore: IRestoreInfo): string[] {
+  const lines = [
+    `State checkpoint ${restore.generation} (${restore.trigger}), taken ${formatClock(restore.created)}.`
+  ];
+  if (restore.restored.length) {
+    lines.push(`Restored: ${restore.restored.join(', ')}`);
+  }
+  if (restore.conflicts.length) {
+    lines.push(`Kept your current values of: ${restore.conflicts.join(', ')}`);
+  }
+  const reasons = { ...restore.skipped, ...restore.failed };
+  for (const name of Object.keys(reasons).sort()) {
+    lines.push(`Not restored ${name}: ${reasons[name]}`);
+  }
+  for (const note of restore.notes) {
+    lines.push(`Note: ${note}`);
+  }
+  return lines;
+}

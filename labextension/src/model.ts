@@ -1,0 +1,187 @@
+/**
+ * What the UI knows about one notebook's state checkpoints: the server's listing, the kernel's
+ * pushed status and a save in progress. No JupyterLab imports, so jest tests it directly.
+ */
+import { formatAge, formatBytes, plural } from './format';
+import {
+  IGeneration,
+  IKernelStatus,
+  IRestoreInfo,
+  ISaveInfo,
+  ISaving
+} from './protocol';
+
+export type Level = 'ok' | 'warning' | 'busy' | 'none' | 'error';
+
+export interface IStatusView {
+  text: string;
+  level: Level;
+  title: string;
+}
+
+/** The newest saved state, from the listing or from the kernel, whichever is newer. */
+export interface INewest {
+  id: number;
+  time: number;
+  bytes: number;
+  variables: number;
+  skipped: { [name: string]: string };
+  problem: string | null;
+}
+
+export class StateModel {
+  /** The server's listing, newest first; null until fetched. */
+  generations: IGeneration[] | null = null;
+  /** Why the listing could not be fetched. */
+  listingError: string | null = null;
+  /** The kernel's last status; null when the kernel has no ipyckpt channel. */
+  kernel: IKernelStatus | null = null;
+  /** A one-line message when frontend and kernel cannot talk (version mismatch). */
+  connectionProblem: string | null = null;
+
+  private _listeners = new Set<() => void>();
+
+  /** Call `fn` after every change; returns a function that stops calling it. */
+  onChange(fn: () => void): () => void {
+    this._listeners.add(fn);
+    return () => this._listeners.delete(fn);
+  }
+
+  protected changed(): void {
+    for (const fn of Array.from(this._listeners)) {
+      fn();
+    }
+  }
+
+  /** Re-render (ages in the text change with time). */
+  touch(): void {
+    this.changed();
+  }
+
+  setGenerations(generations: IGeneration[]): void {
+    this.generations = generations;
+    this.listingError = null;
+    this.changed();
+  }
+
+  setListingError(message: string): void {
+    this.listingError = message;
+    this.changed();
+  }
+
+  setKernelStatus(status: IKernelStatus | null): void {
+    this.kernel = status;
+    if (status) {
+      this.connectionProblem = null;
+    }
+    this.changed();
+  }
+
+  setConnectionProblem(message: string | null): void {
+    this.connectionProblem = message;
+    this.changed();
+  }
+
+  /** A progress push: bytes written so far by the running snapshot. */
+  setProgress(saving: ISaving): void {
+    if (this.kernel) {
+      this.kernel = { ...this.kernel, saving };
+      this.changed();
+    }
+  }
+
+  get saving(): ISaving | null {
+    return this.kernel?.saving ?? null;
+  }
+
+  get lastRestore(): IRestoreInfo | null {
+    return this.kernel?.last_restore ?? this.kernel?.autorestore ?? null;
+  }
+
+  get newest(): INewest | null {
+    const listed = this.generations?.[0];
+    const saved: ISaveInfo | null = this.kernel?.last_save ?? null;
+    if (saved && (!listed || saved.generation > listed.id)) {
+      return {
+        id: saved.generation,
+        time: saved.time,
+        bytes: saved.bytes_total,
+        variables: saved.variables,
+        skipped: saved.skipped,
+        problem: null
+      };
+    }
+    if (!listed) {
+      return null;
+    }
+    return {
+      id: listed.id,
+      time: listed.time,
+      bytes: listed.bytes,
+      variables: Object.keys(listed.variables).length,
+      skipped: listed.skipped,
+      problem: listed.problem
+    };
+  }
+
+  /** The status bar item's text, level and tooltip. */
+  view(now: number = Date.now() / 1000): IStatusView {
+    if (this.connectionProblem) {
+      return {
+        text: 'State: version mismatch',
+        level: 'error',
+        title: this.connectionProblem
+      };
+    }
+    const saving = this.saving;
+    if (saving) {
+      const text =
+        saving.estimate > 0
+          ? `${Math.min(99, Math.floor((100 * saving.done) / saving.estimate))} %`
+          : formatBytes(saving.done);
+      return {
+        text: `State: saving… ${text}`,
+        level: 'busy',
+        title: `Saving a state checkpoint (${saving.trigger})`
+      };
+    }
+    const error = this.kernel?.last_error;
+    if (error) {
+      return {
+        text: 'State: save failed',
+        level: 'warning',
+        title: `The last state checkpoint failed (the previous one is intact): ${error}`
+      };
+    }
+    const newest = this.newest;
+    if (!newest) {
+      return {
+        text: 'State: none',
+        level: 'none',
+        title:
+          'No state checkpoint of this notebook yet: run a %%checkpoint cell'
+      };
+    }
+    const text =
+      `State: saved ${formatAge(newest.time, now)} · ${formatBytes(newest.bytes)} · ` +
+      `${newest.variables} vars`;
+    const skipped = Object.keys(newest.skipped).sort();
+    if (newest.problem) {
+      return { text, level: 'warning', title: newest.problem };
+    }
+    if (skipped.length) {
+      return {
+        text,
+        level: 'warning',
+        title:
+          `${plural(skipped.length, 'variable')} not saved: ` +
+          skipped.map(n => `${n} (${newest.skipped[n]})`).join('; ')
+      };
+    }
+    return {
+      text,
+      level: 'ok',
+      title: `State checkpoint ${newest.id}: click to show the state checkpoints`
+    };
+  }
+}

@@ -1,0 +1,381 @@
+/**
+ * One notebook's state checkpoints in the UI: follows its kernel through starts, restarts and
+ * deaths, loads ipyckpt silently in notebooks that use it, keeps the model current and shows
+ * the restore notifications.
+ */
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { Kernel } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
+
+import { listGenerations } from './api';
+import { Channel, ChannelError } from './channel';
+import { formatClock, plural, restoreDetails, restoreNotice } from './format';
+import { StateModel } from './model';
+import { IKernelStatus, IRestoreInfo, METADATA_KEY } from './protocol';
+
+export interface IOptions {
+  /** Whether restore notifications are wanted (setting). */
+  notifications: () => boolean;
+  /** Open the state checkpoints panel on this notebook. */
+  showPanel: () => void;
+}
+
+const notified = new Set<string>();
+
+function seen(token: string): boolean {
+  const key = `ipyckpt:notified:${token}`;
+  if (notified.has(key) || window.sessionStorage?.getItem(key)) {
+    return true;
+  }
+  notified.add(key);
+  window.sessionStorage?.setItem(key, '1');
+  return false;
+}
+
+export class NotebookState implements IDisposable {
+  readonly model = new StateModel();
+  readonly channel: Channel;
+
+  constructor(
+    readonly panel: NotebookPanel,
+    private readonly options: IOptions
+  ) {
+    this.channel = new Channel(this.model, {
+      hello: status => this._onHello(status),
+      problem: message => this._onProblem(message),
+      event: event => this._onEvent(event)
+    });
+    const ctx = panel.sessionContext;
+    ctx.kernelChanged.connect(this._onKernelChanged, this);
+    ctx.statusChanged.connect(this._onStatus, this);
+    panel.context.pathChanged.connect(() => void this.refresh(), this);
+    void panel.context.ready.then(() => this.refresh());
+    void ctx.ready.then(() => this._onKernelChanged());
+    this._timer = window.setInterval(() => this.model.touch(), 30_000);
+  }
+
+  get path(): string {
+    return this.panel.context.path;
+  }
+
+  get name(): string {
+    return this.panel.context.localPath.split('/').pop() ?? this.path;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    window.clearInterval(this._timer);
+    this.panel.sessionContext.kernelChanged.disconnect(
+      this._onKernelChanged,
+      this
+    );
+    this.panel.sessionContext.statusChanged.disconnect(this._onStatus, this);
+  }
+
+  /** Whether this notebook's metadata says it uses ipyckpt. */
+  get used(): boolean {
+    const meta = this.panel.model?.getMetadata(METADATA_KEY) as any;
+    return Boolean(meta?.used);
+  }
+
+  /** Re-read the generations from the server (works with the kernel dead). */
+  async refresh(): Promise<void> {
+    try {
+      const listing = await listGenerations(this.path);
+      this.model.setGenerations(listing.generations);
+    } catch (error) {
+      this.model.setListingError(String((error as Error).message ?? error));
+    }
+  }
+
+  /** A channel to the kernel, loading ipyckpt in it first if needed. */
+  async ensureChannel(): Promise<Channel> {
+    if (this.channel.connected) {
+      return this.channel;
+    }
+    const kernel = this.panel.sessionContext.session?.kernel;
+    if (!kernel) {
+      throw new Error('This notebook has no running kernel: start one first.');
+    }
+    this.channel.attach(kernel);
+    await this._load(kernel);
+    if (!this.channel.connected) {
+      await this.channel.connect();
+    }
+    if (!this.channel.connected) {
+      throw new Error(
+        this.model.connectionProblem ??
+          "ipyckpt could not be loaded in this notebook's kernel: is it installed in the kernel's environment?"
+      );
+    }
+    return this.channel;
+  }
+
+  /** Save a state checkpoint of every variable now. */
+  async save(): Promise<void> {
+    const channel = await this.ensureChannel();
+    const report = await channel.save();
+    await this.refresh();
+    const skipped = Object.keys(report.skipped);
+    const text =
+      `Saved state checkpoint ${report.generation}: ${plural(report.variables, 'variable')}` +
+      (skipped.length
+        ? ` (${skipped.length} skipped: ${skipped.join(', ')})`
+        : '');
+    Notification.success(text, { autoClose: 5000 });
+  }
+
+  /** Restore a generation (newest good one by default), or only some variables of it. */
+  async restore(
+    generation?: number,
+    names?: string[]
+  ): Promise<IRestoreInfo | null> {
+    const channel = await this.ensureChannel();
+    try {
+      return this._restored(await channel.restore({ generation, names }));
+    } catch (error) {
+      if (
+        error instanceof ChannelError &&
+        error.code === 'CheckpointUntrusted'
+      ) {
+        const answer = await showDialog({
+          title: 'Load an unsigned state checkpoint?',
+          body:
+            `${error.message}\n\nLoading a state checkpoint runs code from its pickle: ` +
+            'load it only if you know where it came from.',
+          buttons: [
+            Dialog.cancelButton(),
+            Dialog.warnButton({ label: 'Load anyway' })
+          ]
+        });
+        if (!answer.button.accept) {
+          return null;
+        }
+        return this._restored(
+          await channel.restore({ generation, names, trust: true })
+        );
+      }
+      throw error;
+    }
+  }
+
+  private _restored(restore: IRestoreInfo): IRestoreInfo {
+    const left = Object.keys({ ...restore.skipped, ...restore.failed }).length;
+    Notification.success(
+      `Restored ${plural(restore.restored.length, 'variable')} from state checkpoint ` +
+        `${restore.generation} (${formatClock(restore.created)})` +
+        (left ? `, ${left} skipped` : ''),
+      {
+        autoClose: 8000,
+        actions: [
+          { label: 'Details', callback: () => void showDetails(restore) }
+        ]
+      }
+    );
+    return restore;
+  }
+
+  private _disposed = false;
+  private _timer: number;
+  private _needsHandshake = true;
+  private _restarting = false;
+  private _restarted = false;
+
+  private _onKernelChanged(): void {
+    const kernel = this.panel.sessionContext.session?.kernel ?? null;
+    this.channel.reset();
+    this._needsHandshake = true;
+    if (kernel) {
+      this.channel.attach(kernel);
+      if (kernel.status === 'idle') {
+        void this._handshake();
+      }
+    }
+  }
+
+  private _onStatus(_: unknown, status: Kernel.Status): void {
+    if (status === 'restarting' || status === 'autorestarting') {
+      if (!this._restarting) {
+        // JupyterLab reports a restart more than once: count it once
+        this._restarting = true;
+        this._restarted = true;
+        this.channel.reset();
+        this._needsHandshake = true;
+      }
+      return;
+    }
+    if (status === 'dead') {
+      this.channel.reset();
+      this._needsHandshake = true;
+      void this.refresh();
+      return;
+    }
+    if (status === 'idle' && this._needsHandshake) {
+      this._restarting = false;
+      void this._handshake();
+    }
+  }
+
+  private async _handshake(): Promise<void> {
+    this._needsHandshake = false;
+    const kernel = this.panel.sessionContext.session?.kernel;
+    if (!kernel) {
+      return;
+    }
+    this.channel.attach(kernel);
+    await this.panel.context.ready;
+    if (this.used) {
+      await this._load(kernel);
+    }
+    if (!this.channel.connected) {
+      await this.channel.connect();
+    }
+    await this.refresh();
+    this._offerRestore();
+  }
+
+  /** `%load_ext ipyckpt`, silently: no output, no history, no execution count. */
+  private async _load(kernel: Kernel.IKernelConnection): Promise<void> {
+    try {
+      const future = kernel.requestExecute({
+        code: '%load_ext ipyckpt',
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false
+      });
+      const reply = await future.done;
+      if (reply.content.status === 'error') {
+        console.warn(
+          'ipyckpt: %load_ext ipyckpt failed in the kernel',
+          reply.content
+        );
+      }
+    } catch (error) {
+      console.warn('ipyckpt: could not load ipyckpt in the kernel', error);
+    }
+  }
+
+  private _onHello(status: IKernelStatus): void {
+    if (!this.used && this.panel.model) {
+      this.panel.model.setMetadata(METADATA_KEY, { used: true });
+    }
+    this._status = status;
+    if (!this.options.notifications() || seen(status.token)) {
+      return;
+    }
+    if (status.autorestore) {
+      const restore = status.autorestore;
+      Notification.success(restoreNotice(restore, this._restarted), {
+        autoClose: 20_000,
+        actions: [
+          { label: 'Details', callback: () => void showDetails(restore) }
+        ]
+      });
+    } else if (status.restore_refused) {
+      Notification.warning(
+        `Kernel ${this._restarted ? 'restarted' : 'started'}: the state checkpoint was not restored`,
+        {
+          autoClose: false,
+          actions: [
+            {
+              label: 'Restore state',
+              callback: () => void this._restoreFromNotice()
+            },
+            {
+              label: 'Details',
+              callback: () =>
+                void showDialog({
+                  title: 'State checkpoint not restored',
+                  body: status.restore_refused ?? '',
+                  buttons: [Dialog.okButton()]
+                })
+            }
+          ]
+        }
+      );
+    }
+  }
+
+  private _status: IKernelStatus | null = null;
+
+  /** Auto-restore is off and there is a checkpoint: offer it once per kernel. */
+  private _offerRestore(): void {
+    const status = this._status;
+    const newest = this.model.newest;
+    if (
+      !status ||
+      status.autorestore_enabled ||
+      status.last_restore ||
+      !newest ||
+      !this.options.notifications() ||
+      this._offeredToken === status.token
+    ) {
+      return;
+    }
+    this._offeredToken = status.token;
+    Notification.info(
+      `This notebook has a state checkpoint from ${formatClock(newest.time)} (automatic restore is off)`,
+      {
+        autoClose: false,
+        actions: [
+          {
+            label: 'Restore state',
+            callback: () => void this._restoreFromNotice()
+          }
+        ]
+      }
+    );
+  }
+
+  private _offeredToken: string | null = null;
+
+  private async _restoreFromNotice(): Promise<void> {
+    try {
+      await this.restore();
+    } catch (error) {
+      Notification.error(
+        `Could not restore the state checkpoint: ${(error as Error).message}`
+      );
+    }
+  }
+
+  private _onProblem(message: string): void {
+    if (this._problemShown !== message) {
+      this._problemShown = message;
+      Notification.error(message, { autoClose: false });
+    }
+  }
+
+  private _problemShown: string | null = null;
+
+  private _onEvent(event: string): void {
+    if (event === 'saved' || event === 'restored') {
+      void this.refresh();
+    }
+  }
+}
+
+export async function showDetails(restore: IRestoreInfo): Promise<void> {
+  const body = document.createElement('div');
+  body.className = 'jp-ipyckpt-details';
+  for (const line of restoreDetails(restore)) {
+    const p = document.createElement('p');
+    p.textContent = line;
+    body.appendChild(p);
+  }
+  await showDialog({
+    title: 'State checkpoint restored',
+    body: new Widget({ node: body }),
+    buttons: [Dialog.okButton()]
+  });
+}
