@@ -87,3 +87,8 @@ def job_ad(condor24: Path, submit_text: str) -> dict[str, Any]:
 
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
+
+
+from tests.kernel.conftest import kernel_env, open_kernel  # noqa: E402  (real-kernel fixtures)
+
+__all__ = ["job_ad", "kernel_env", "open_kernel", "wait_for"]

@@ -213,3 +213,19 @@ def test_missing_output_file_holds_the_job(jobs_dir: Path) -> None:
     assert status.state == "held"
     assert "ipyckpt-result.json" in (status.hold_reason or "")
     assert "is held" in (job.problem() or "")
+
+
+def test_missing_checkpoint_file_holds_the_job(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, "import os, shutil\nshutil.rmtree('ipyckpt-ckpt')\nos._exit(85)\n")
+    status = job.wait(timeout=60)
+    assert status.state == "held"
+    assert "Checkpoint upload failed: ipyckpt-ckpt" in (status.hold_reason or "")
+
+
+def test_remove_a_running_job(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, n=1000, pause=0.05)
+    wait_for(lambda: _steps(job) >= 2, what="the job to run")
+    job.remove()
+    assert job.wait(timeout=60).state == "removed"
+    with pytest.raises(p.JobFailed, match="removed: nothing to fetch"):
+        job.fetch()
