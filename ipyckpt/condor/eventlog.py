@@ -105,7 +105,8 @@ def _body_fields(number: int, text: str, lines: list[str]) -> dict[str, Any]:
             fields["ReturnValue"], fields["TerminatedNormally"] = int(m.group(1)), True
         elif m := re.search(r"Abnormal termination \(signal (\d+)\)", joined):
             fields["TerminatedBySignal"], fields["TerminatedNormally"] = int(m.group(1)), False
-        fields["TerminatedAndRequeued"] = "terminated and was requeued" in joined
+        if number == EVICTED:
+            fields["TerminatedAndRequeued"] = "terminated and was requeued" in joined
     elif number == HELD and lines:
         fields["HoldReason"] = lines[0].strip()
         if m := re.search(r"Code (-?\d+) Subcode (-?\d+)", joined):

@@ -60,6 +60,17 @@ class BindingsMissing(IpyckptError):
     """``htcondor2`` is not installed (``pip install 'ipyckpt[condor]'``)."""
 
 
+class ScheddUnavailable(IpyckptError):
+    """The schedd could not be reached or refused the request."""
+
+
+def _schedd_error(what: str, exc: Exception) -> ScheddUnavailable:
+    return ScheddUnavailable(
+        f"could not {what} through the HTCondor schedd: {exc}. Is a pool running here "
+        "(try condor_q)? Without one, use backend=local (an emulation on this machine)"
+    )
+
+
 @dataclass(frozen=True)
 class Resources:
     """``request_*`` values; sizes like ``4GB``, ``512MB`` or a number of MB."""
@@ -161,17 +172,24 @@ def to_submit(desc: dict[str, str]) -> Any:
 def schedd_submit(desc: dict[str, str]) -> int:
     """Submit ``desc`` to the local schedd; return the cluster id."""
     htcondor2 = bindings()
-    result = htcondor2.Schedd().submit(to_submit(desc), count=1)
+    description = to_submit(desc)
+    try:
+        result = htcondor2.Schedd().submit(description, count=1)
+    except Exception as exc:  # HTCondorException and friends: say what to do instead
+        raise _schedd_error("submit the job", exc) from exc
     return int(result.cluster())
 
 
 def schedd_act(cluster: int, action: str) -> None:
     """``Remove`` or ``Vacate`` the job (a vacate also asks the schedd to reschedule)."""
     htcondor2 = bindings()
-    schedd = htcondor2.Schedd()
-    schedd.act(getattr(htcondor2.JobAction, action), f"ClusterId == {cluster}")
-    if action == "Vacate":
-        schedd.reschedule()
+    try:
+        schedd = htcondor2.Schedd()
+        schedd.act(getattr(htcondor2.JobAction, action), f"ClusterId == {cluster}")
+        if action == "Vacate":
+            schedd.reschedule()
+    except Exception as exc:
+        raise _schedd_error(f"{action.lower()} job {cluster}", exc) from exc
 
 
 def read_log(path: Path) -> list[dict[str, Any]] | None:

@@ -1,0 +1,64 @@
+"""The emulation's user log: every event kind parses the same with JobEventLog and our reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ipyckpt.condor import eventlog, jobs, submit, submit_cell
+from ipyckpt.condor.eventlog import EventWriter
+
+pytest.importorskip("htcondor2", reason="htcondor 25.x is in the test extra")
+
+
+def test_every_event_kind_round_trips(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    w = EventWriter(log, 42)
+    w.submit("cell-7")
+    w.execute("slot1@here")
+    w.checkpoint_transfer()
+    w.evicted()
+    w.execute("slot1@here")
+    w.requeued(4, None)
+    w.execute("slot1@here")
+    w.requeued(None, 9)
+    w.held("Transfer output files failure: x missing", 12, 2)
+    w.execute("slot1@here")
+    w.checkpoint_transfer()
+    w.terminated(0, None)
+    w.aborted("removed by test")
+    theirs = submit.read_log(log)
+    ours = eventlog.parse(log)
+    assert theirs is not None and len(theirs) == len(ours) == 15
+    fields = (
+        "EventTypeNumber", "Cluster", "Proc", "LogNotes", "Type", "ReturnValue",
+        "TerminatedBySignal", "TerminatedAndRequeued", "HoldReason", "HoldReasonCode",
+        "HoldReasonSubCode", "Reason",
+    )  # fmt: skip
+    for mine, real in zip(ours, theirs, strict=True):
+        for field in fields:
+            if field in mine:
+                assert mine[field] == real[field], (field, mine, real)
+        assert abs(mine["Timestamp"] - real["Timestamp"]) <= 1
+    status = jobs.summarize(theirs)
+    assert status == jobs.summarize(ours)
+    assert (status.state, status.starts, status.checkpoints) == ("removed", 4, 1)
+    assert (status.evictions, status.retries, status.exit_code) == (1, 2, 0)
+    assert theirs[0]["LogNotes"] == "cell-7" and theirs[0]["Cluster"] == 42
+
+
+def test_half_written_event_is_not_read(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    EventWriter(log, 1).submit("x")
+    with log.open("a") as fh:
+        fh.write("001 (001.000.000) 2026-11-26 01:00:01 Job executing on host: <h>\n")
+    assert [e["EventTypeNumber"] for e in eventlog.parse(log)] == [0]
+    assert [e["EventTypeNumber"] for e in submit.read_log(log) or []] == [0]
+
+
+def test_schedd_backend_without_a_pool_says_what_to_do(tmp_path: Path) -> None:
+    root = tmp_path / "jobs"
+    with pytest.raises(submit.ScheddUnavailable, match="use backend=local"):
+        submit_cell("x = 1\n", {}, jobs_dir=root, backend="schedd", announce=lambda _: None)
+    assert list(root.iterdir()) == []  # nothing left behind by the failed submit
