@@ -36,8 +36,17 @@ class CondorJob:
         return "local emulation" if self.record.backend == "local" else "schedd"
 
     def status(self) -> JobStatus:
-        """The job's state, from its user log."""
-        return jobs.summarize(jobs.read_events(self.record.log))
+        """The job's state, from its user log (``lost`` if the local supervisor died)."""
+        status = jobs.summarize(jobs.read_events(self.record.log))
+        if self.record.backend == "local" and not status.finished and status.state != "held":
+            from ipyckpt.condor import local
+
+            if not local.supervisor_alive(self.record):
+                # re-read: the supervisor may have logged the final event just before exiting
+                status = jobs.summarize(jobs.read_events(self.record.log))
+                if not status.finished and status.state != "held":
+                    status.state = "lost"
+        return status
 
     def __repr__(self) -> str:
         return f"{self.name} (cluster {self.record.cluster}, {self.backend_label}): {self.status()}"
@@ -47,7 +56,7 @@ class CondorJob:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             status = self.status()
-            if status.finished or status.state == "held":
+            if status.finished or status.state in ("held", "lost"):
                 return status
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {self.name} is still {status} after {timeout} s")
@@ -65,6 +74,11 @@ class CondorJob:
         status = self.status()
         if status.state == "held":
             return f"job {self.name} is held: {status.hold_reason}"
+        if status.state == "lost":
+            return (
+                f"job {self.name} is lost: the local emulation's supervisor process is gone "
+                "(machine restarted?); submit the cell again"
+            )
         result = self.result() if status.finished else None
         if result is None or result.get("status") == "ok":
             return None if status.state != "failed" else f"job {self.name} {status}"

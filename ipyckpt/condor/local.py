@@ -48,6 +48,20 @@ def request(record: JobRecord, action: str) -> None:
     (folder / action).touch()
 
 
+def supervisor_alive(record: JobRecord) -> bool:
+    """False if the job's supervisor process has gone (e.g. the machine rebooted)."""
+    pid_file = record.path / LOCAL / "supervisor.pid"
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except FileNotFoundError:
+        return True  # not started yet
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def spawn(record: JobRecord) -> None:
     """Start the detached supervisor (it outlives the kernel) and log the submit event."""
     EventWriter(record.log, record.cluster or 0).submit(record.description["submit_event_notes"])

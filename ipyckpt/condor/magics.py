@@ -200,6 +200,6 @@ class _LiveStatus(threading.Thread):
             if text != self.text:
                 self.text = text
                 self.handle.update({"text/plain": text}, raw=True)
-            if status.finished or status.state == "held":
+            if status.finished or status.state in ("held", "lost"):
                 return
             time.sleep(self.poll)

@@ -54,6 +54,12 @@ def test_usage_errors_and_no_bindings_hint(open_kernel: Any) -> None:
     assert "UsageError: unknown option 'evry'; usage: %%condor [name=NAME]" in bad.stderr
     none = kernel.run("%condor status nosuch")
     assert "UsageError: this notebook has no HTCondor jobs" in none.stderr, none.stderr
+    kernel.run("%%condor backend=local name=bad\nvalues = [1]\nitem = values[3]\n")
+    waited = kernel.run("%condor wait bad --timeout 60")
+    assert "bad (cluster 1, local emulation): failed (exit code 1)" in waited.stdout
+    assert "item = values[3]" in waited.stderr and "IndexError" in waited.stderr, waited.stderr
+    failed = kernel.run("%condor fetch bad", allow_error=True)
+    assert failed.error is not None and failed.error["ename"] == "JobFailed"
     kernel.run("import sys\nsys.modules['htcondor2'] = None")  # as if not installed
     hint = kernel.run("%%condor backend=schedd\nx = 1\n", allow_error=True)
     assert hint.error is not None and hint.error["ename"] == "BindingsMissing"

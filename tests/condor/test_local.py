@@ -229,3 +229,57 @@ def test_remove_a_running_job(jobs_dir: Path) -> None:
     assert job.wait(timeout=60).state == "removed"
     with pytest.raises(p.JobFailed, match="removed: nothing to fetch"):
         job.fetch()
+
+
+def test_sigkill_during_checkpoint_writes_in_the_same_sandbox(tmp_path: Path) -> None:
+    """Worst case for the runner: killed while writing a checkpoint, restarted in place."""
+    code = (
+        "import os\ndone = []\nfor i in range(60):\n"
+        "    pad = os.urandom(4_000_000)  # every checkpoint writes new data\n"
+        "    done.append(i)\n"
+    )
+    folder = _sandbox(tmp_path, code, every=0.05, returns=["done"])
+    temp = folder / p.CHECKPOINT / "tmp"
+    hits, runs = 0, 0
+    while True:
+        runs += 1
+        assert runs < 200, "the job never finished"
+        with subprocess.Popen([sys.executable, p.BOOTSTRAP], cwd=folder) as proc:
+            while hits < 5 and proc.poll() is None:
+                if temp.is_dir() and any(temp.iterdir()):  # a checkpoint is being written
+                    proc.kill()
+                    hits += 1
+                    break
+            code_ = proc.wait(timeout=60)
+        if code_ == p.EXIT_OK:
+            break
+        assert code_ in (p.EXIT_CHECKPOINT, -signal.SIGKILL), code_
+    assert hits == 5
+    key = p.read_key(folder / p.KEY)
+    assert p.store(folder / p.OUTPUTS, key).load().values["done"] == list(range(60))
+    assert p.store(folder / p.CHECKPOINT, key).verify().ok
+
+
+def test_lost_supervisor_is_reported(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, n=1000, pause=0.05)
+    wait_for(lambda: _steps(job) >= 1, what="the job to run")
+    local = job.record.path / "local"
+    os.kill(int((local / "supervisor.pid").read_text()), signal.SIGKILL)
+    os.killpg(int((local / "job.pid").read_text()), signal.SIGKILL)  # the orphaned job
+    status = job.wait(timeout=30)
+    assert status.state == "lost"
+    assert "supervisor process is gone" in (job.problem() or "")
+
+
+def test_first_checkpoint_killed_before_its_marker_is_discarded(tmp_path: Path) -> None:
+    folder = tmp_path / "ckpt"
+    for sub in ("generations", "blobs", "tmp"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "tmp" / "ipyckpt-store.json.1234.tmp").write_bytes(b"{")
+    with pytest.raises(Exception, match="not an ipyckpt checkpoint store"):
+        p.store(folder, p.new_key()).save({"a": 1})
+    assert p.clear_unfinished_store(folder)
+    store = p.store(folder, p.new_key())
+    store.save({"a": 1})
+    assert not p.clear_unfinished_store(folder)  # a published store is never touched
+    assert store.load().values == {"a": 1}
