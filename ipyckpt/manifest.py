@@ -19,7 +19,7 @@ from ipyckpt import signing
 from ipyckpt.errors import CheckpointCorrupt, CheckpointUntrusted, StoreFormatError
 from ipyckpt.serialize import BlobRef, PickledVariable, records_from_json, records_to_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass

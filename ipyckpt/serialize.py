@@ -1,20 +1,19 @@
-"""dill pickling of a namespace, one variable at a time, with out-of-band buffers.
+"""Pickling a namespace one variable at a time, with out-of-band buffers.
 
-Variables are pickled in sequence by one pickler whose memo is shared, so objects shared
-between variables stay shared after a restore (``b["x"] is a``). Each variable's bytes are staged
-and committed only if the whole variable pickled: an unpicklable one is skipped with its reason
-and the memo is rolled back, so it never corrupts the others. Large contiguous buffers (numpy,
+Every variable is pickled on its own, by the C pickler when it can (fast) and by dill when the
+variable holds what only dill can store (lambdas, closures, classes and functions defined in the
+notebook). Variables that share a mutable object are grouped and pickled together with one memo
+(:mod:`ipyckpt.sharing`), so ``b["x"] is a`` still holds after a restore. An unpicklable variable
+is skipped with its reason; it never corrupts the others. Large contiguous buffers (numpy,
 pandas) leave the pickle stream through protocol 5's ``buffer_callback`` and are handed to the
 sink without a copy; the sink stores them as content-addressed blobs.
 
-For every variable we record where its bytes are, which memo slots it created and which earlier
-variables it references, so a single variable can be restored, and a damaged one does not take
-unrelated variables with it.
+Each record says where its variable's bytes are and which group it belongs to, so a single
+variable (with its group) can be restored, and a damaged one only takes its own group along.
 """
 
 from __future__ import annotations
 
-import bisect
 import io
 import pickle
 import socket
@@ -25,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import dill
+
+from ipyckpt.errors import CheckpointCorrupt
+from ipyckpt.sharing import SharingTracker, importable
 
 PROTOCOL = 5
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
@@ -49,16 +51,18 @@ class BlobRef:
 
 @dataclass
 class PickledVariable:
-    """Where one variable lives inside its segment, and what it needs to be restored."""
+    """Where one variable lives inside its segment, and the group it is restored with.
+
+    ``group`` is the record index of the group's first member; members are consecutive and
+    their pickles share one memo, so a member is loaded after the members before it.
+    """
 
     name: str
     type_name: str
     start: int
     end: int
-    memo_start: int
-    memo_end: int
     buffers: list[BlobRef] = field(default_factory=list)
-    deps: list[int] = field(default_factory=list)
+    group: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -73,8 +77,11 @@ class SegmentSink(Protocol):
         """Append one variable's pickle bytes; return the offset they start at."""
         ...
 
-    def write_buffer(self, data: memoryview) -> BlobRef:
-        """Store one out-of-band buffer as a blob; return its reference."""
+    def write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
+        """Store each buffer as a blob and append its reference to ``refs``, in order.
+
+        The sink may do this in the background: ``refs`` is complete when the save finishes.
+        """
         ...
 
 
@@ -94,35 +101,47 @@ def refusal_reason(value: object) -> str | None:
     return None
 
 
-class _NamespacePickler(dill.Pickler):  # type: ignore[misc]
-    """dill's pickler, plus: refusals, out-of-band numpy arrays, cross-variable reference log."""
+class _NeedsDill(Exception):
+    """The C pickler met an object only dill can store (by value)."""
 
-    def __init__(self, file: io.BytesIO, buffer_callback: Callable[[Any], bool]) -> None:
-        super().__init__(file, protocol=PROTOCOL, buffer_callback=buffer_callback, byref=False)
-        self.var_memo_start = 0
-        self.external_refs: set[int] = set()
+
+class _Refused(TypeError):
+    """An object ipyckpt never pickles (open file, socket, lock, generator)."""
+
+
+class _FastPickler(pickle.Pickler):
+    """The C pickler; hands anything it would store wrongly or not at all to dill."""
+
+    def __init__(self, file: io.BytesIO, buffer_callback: Callable[[Any], bool], hook: Any) -> None:
+        self.persistent_id = hook  # type: ignore[method-assign]  # read once by __init__
+        super().__init__(file, protocol=PROTOCOL, buffer_callback=buffer_callback)
 
     def reducer_override(self, obj: object) -> Any:
         reason = refusal_reason(obj)
         if reason is not None:
-            raise TypeError(reason)
+            raise _Refused(reason)
+        if isinstance(obj, type | types.FunctionType) and not importable(obj):
+            raise _NeedsDill  # the C pickler would store a notebook class or function by name
+        return NotImplemented
+
+
+class _DillPickler(dill.Pickler):  # type: ignore[misc]
+    """dill's pickler, plus: refusals and out-of-band numpy arrays."""
+
+    def __init__(self, file: io.BytesIO, buffer_callback: Callable[[Any], bool], hook: Any) -> None:
+        super().__init__(file, protocol=PROTOCOL, buffer_callback=buffer_callback, byref=False)
+        self.persistent_id = hook
+
+    def reducer_override(self, obj: object) -> Any:
+        reason = refusal_reason(obj)
+        if reason is not None:
+            raise _Refused(reason)
         cls = type(obj)
         # dill pickles every ndarray with __reduce__ (an in-band copy); protocol 5 passes the
         # buffer out of band instead, straight from the array's memory.
         if cls.__name__ == "ndarray" and cls.__module__ == "numpy":
             return obj.__reduce_ex__(PROTOCOL)
         return NotImplemented
-
-    def get(self, i: int) -> bytes:
-        if i < self.var_memo_start:
-            self.external_refs.add(i)
-        return super().get(i)  # type: ignore[no-any-return]
-
-    def forget_memo_from(self, start: int) -> None:
-        """Drop memo entries made by a variable that failed to pickle (their bytes are discarded)."""
-        stale = [key for key, (idx, _) in self.memo.items() if idx >= start]
-        for key in stale:
-            del self.memo[key]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -133,46 +152,99 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+@dataclass
+class _Pickled:
+    """One variable (or group) pickled in memory, not yet handed to the sink."""
+
+    data: io.BytesIO
+    spans: list[tuple[int, int]]
+    buffers: list[list[pickle.PickleBuffer]]
+    used_dill: bool
+
+
+def _dump(values: Sequence[object], tracker: SharingTracker | None, with_dill: bool) -> _Pickled:
+    """Pickle ``values`` in sequence with one pickler (one memo)."""
+    staging = io.BytesIO()
+    per_value: list[list[pickle.PickleBuffer]] = []
+
+    def keep_out_of_band(buf: pickle.PickleBuffer) -> bool:
+        per_value[-1].append(buf)
+        return False
+
+    hook = tracker.persistent_id if tracker is not None else _no_persistent_id
+    cls = _DillPickler if with_dill else _FastPickler
+    pickler = cls(staging, keep_out_of_band, hook)
+    spans = []
+    for value in values:
+        per_value.append([])
+        start = staging.tell()
+        pickler.dump(value)
+        spans.append((start, staging.tell()))
+    return _Pickled(staging, spans, per_value, with_dill)
+
+
+def _no_persistent_id(obj: object) -> None:
+    return None
+
+
+def _dump_alone(value: object, tracker: SharingTracker) -> _Pickled:
+    """Pickle one variable: the C pickler first, dill if the value needs it."""
+    try:
+        return _dump([value], tracker, with_dill=False)
+    except _Refused:
+        raise
+    except Exception:  # _NeedsDill, or a type only dill knows: try dill from a clean slate
+        tracker.abandon()
+        return _dump([value], tracker, with_dill=True)
+
+
 def pickle_variables(
     items: Iterable[tuple[str, object]], sink: SegmentSink
 ) -> tuple[list[PickledVariable], dict[str, str]]:
-    """Pickle ``items`` in order into ``sink``; return the records and the skipped names' reasons."""
-    staging = io.BytesIO()
-    pending: list[pickle.PickleBuffer] = []
-
-    def keep_out_of_band(buf: pickle.PickleBuffer) -> bool:
-        pending.append(buf)
-        return False
-
-    pickler = _NamespacePickler(staging, keep_out_of_band)
-    records: list[PickledVariable] = []
-    memo_starts: list[int] = []
+    """Pickle ``items`` into ``sink``; return the records and the skipped names' reasons."""
+    tracker = SharingTracker()
+    names: list[str] = []
+    values: list[object] = []
+    alone: dict[int, _Pickled] = {}
     skipped: dict[str, str] = {}
     for name, value in items:
-        staging.seek(0)
-        staging.truncate()
-        pending.clear()
-        pickler.external_refs = set()
-        memo_start = pickler.var_memo_start = len(pickler.memo)
+        index = len(names)
+        tracker.begin(index)
         try:
-            pickler.dump(value)
+            alone[index] = _dump_alone(value, tracker)
         except Exception as exc:  # any failure of one variable must not abort the others
-            pickler.forget_memo_from(memo_start)
+            tracker.abandon()
             skipped[name] = describe_error(exc)
             continue
-        with staging.getbuffer() as data:
-            start = sink.write_pickle(data)
-            end = start + len(data)
-        buffers = [sink.write_buffer(buf.raw()) for buf in pending]
-        pending.clear()
-        deps = sorted({bisect.bisect_right(memo_starts, i) - 1 for i in pickler.external_refs})
-        records.append(
-            PickledVariable(
-                name, type_name(value), start, end, memo_start, len(pickler.memo), buffers, deps
+        tracker.commit()
+        names.append(name)
+        values.append(value)
+    records: list[PickledVariable] = []
+    for group in tracker.groups(alone):
+        pickled = _dump_group(group, values, alone)
+        first = len(records)
+        with pickled.data.getbuffer() as data:
+            offset = sink.write_pickle(data)
+        for member, (start, end), bufs in zip(group, pickled.spans, pickled.buffers, strict=True):
+            record = PickledVariable(
+                names[member], type_name(values[member]), offset + start, offset + end, [], first
             )
-        )
-        memo_starts.append(memo_start)
+            sink.write_buffers([buf.raw() for buf in bufs], record.buffers)
+            records.append(record)
     return records, skipped
+
+
+def _dump_group(group: list[int], values: list[object], alone: dict[int, _Pickled]) -> _Pickled:
+    """A group of one is already pickled; a larger group is pickled again with one memo."""
+    if len(group) == 1:
+        return alone[group[0]]
+    with_dill = any(alone[i].used_dill for i in group)
+    try:
+        return _dump([values[i] for i in group], None, with_dill=with_dill)
+    except Exception:
+        if with_dill:  # pragma: no cover - each member pickled alone a moment ago
+            raise
+        return _dump([values[i] for i in group], None, with_dill=True)
 
 
 class _Buffers:
@@ -188,16 +260,19 @@ class _Buffers:
         return next(self.items)
 
 
-def needed_closure(records: Sequence[PickledVariable], wanted: Iterable[int]) -> set[int]:
-    """Indices of ``wanted`` variables plus every variable they (transitively) reference."""
-    needed: set[int] = set()
-    stack = list(wanted)
-    while stack:
-        i = stack.pop()
-        if i not in needed:
-            needed.add(i)
-            stack.extend(records[i].deps)
-    return needed
+def needed_indices(records: Sequence[PickledVariable], wanted: Iterable[int]) -> list[int]:
+    """Indices to unpickle to restore ``wanted``: each one's group members up to it.
+
+    Groups without out-of-band buffers come first: they can be unpickled while the
+    buffers of the others are still being read.
+    """
+    last: dict[int, int] = {}
+    for i in wanted:
+        g = records[i].group
+        last[g] = max(last.get(g, i), i)
+    groups = [list(range(g, end + 1)) for g, end in sorted(last.items())]
+    groups.sort(key=lambda members: sum(b.size for i in members for b in records[i].buffers))
+    return [i for members in groups for i in members]
 
 
 def unpickle_variables(
@@ -208,65 +283,35 @@ def unpickle_variables(
 ) -> tuple[dict[int, object], dict[int, str]]:
     """Restore the ``wanted`` variables of one segment; return values and failures by index.
 
-    If a variable fails to load, the pass restarts without it (rare; it keeps the fast C
-    unpickler usable, whose memo cannot be repaired after an error).
+    A variable that fails to load takes only the later members of its group with it.
     """
-    needed = needed_closure(records, wanted)
-    failed: dict[int, str] = {}
-    while True:
-        values, failure = _unpickle_pass(pickle_bytes, records, needed, failed, read_buffers)
-        if failure is None:
-            return values, failed
-        failed[failure[0]] = failure[1]
-
-
-def _unpickle_pass(
-    pickle_bytes: bytes | bytearray,
-    records: Sequence[PickledVariable],
-    needed: set[int],
-    failed: dict[int, str],
-    read_buffers: Callable[[int], list[bytearray]],
-) -> tuple[dict[int, object], tuple[int, str] | None]:
-    """One sequential pass; returns the values, or the first new failure."""
-    load = []
-    for i, rec in enumerate(records):
-        broken = [records[d].name for d in rec.deps if d in failed]
-        if broken and i not in failed:
-            failed[i] = f"shares objects with {', '.join(broken)}, which could not be restored"
-        load.append(i in needed and i not in failed)
-    stream = io.BytesIO(_virtual_stream(pickle_bytes, records, load))
-    buffers = _Buffers()
-    unpickler = dill.Unpickler(stream, buffers=buffers)
+    wanted = set(wanted)
     values: dict[int, object] = {}
-    for i, real in enumerate(load):
-        buffers.items = iter(read_buffers(i) if real else ())
+    failed: dict[int, str] = {}
+    view = memoryview(pickle_bytes)
+    unpickler: Any = None
+    buffers = _Buffers()
+    broken: str | None = None
+    for i in needed_indices(records, wanted):
+        rec = records[i]
+        if rec.group == i:
+            stop = max(j for j in range(i, len(records)) if records[j].group == i)
+            stream = io.BytesIO(view[rec.start : records[stop].end])
+            unpickler, broken = dill.Unpickler(stream, buffers=buffers), None
+        if broken is not None:
+            failed[i] = f"shares objects with {broken}, which could not be restored"
+            continue
         try:
+            buffers.items = iter(read_buffers(i))
             value = unpickler.load()
+        except CheckpointCorrupt:
+            raise
         except Exception as exc:  # one bad variable must not stop the others
-            return values, (i, describe_error(exc))
-        if real:
+            failed[i], broken = describe_error(exc), rec.name
+            continue
+        if i in wanted:
             values[i] = value
-    return values, None
-
-
-def _virtual_stream(
-    pickle_bytes: bytes | bytearray, records: Sequence[PickledVariable], load: list[bool]
-) -> bytes | bytearray:
-    """The segment's bytes, with each variable not loaded replaced by a memo-padding pickle.
-
-    Protocol 5 numbers memo slots implicitly (``MEMOIZE`` uses the memo's size), so the
-    unpickler must see exactly as many slots as the pickler made. Padding pushes ``None`` and
-    memoizes it once per slot; a variable that references a padded one is never loaded.
-    """
-    if all(load):
-        return pickle_bytes
-    parts = [
-        memoryview(pickle_bytes)[rec.start : rec.end]
-        if real
-        else b"\x80\x05N" + b"\x94" * (rec.memo_end - rec.memo_start) + b"."
-        for rec, real in zip(records, load, strict=True)
-    ]
-    return b"".join(parts)
+    return values, failed
 
 
 def records_to_json(records: Sequence[PickledVariable]) -> list[dict[str, Any]]:
@@ -276,9 +321,8 @@ def records_to_json(records: Sequence[PickledVariable]) -> list[dict[str, Any]]:
             "name": r.name,
             "type": r.type_name,
             "span": [r.start, r.end],
-            "memo": [r.memo_start, r.memo_end],
             "buffers": [[b.hash, b.size] for b in r.buffers],
-            "deps": r.deps,
+            "group": r.group,
         }
         for r in records
     ]
@@ -286,16 +330,18 @@ def records_to_json(records: Sequence[PickledVariable]) -> list[dict[str, Any]]:
 
 def records_from_json(items: Sequence[Mapping[str, Any]]) -> list[PickledVariable]:
     """Inverse of :func:`records_to_json`."""
-    return [
+    records = [
         PickledVariable(
             name=str(d["name"]),
             type_name=str(d["type"]),
             start=int(d["span"][0]),
             end=int(d["span"][1]),
-            memo_start=int(d["memo"][0]),
-            memo_end=int(d["memo"][1]),
             buffers=[BlobRef(str(h), int(n)) for h, n in d["buffers"]],
-            deps=[int(x) for x in d["deps"]],
+            group=int(d["group"]),
         )
         for d in items
     ]
+    for i, r in enumerate(records):
+        if not 0 <= r.group <= i or (r.group < i and records[i - 1].group != r.group):
+            raise ValueError(f"record {i} has an invalid group {r.group}")
+    return records

@@ -17,11 +17,14 @@ keep their hash, so they are not written again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +48,22 @@ from ipyckpt.reports import (
     SaveReport,
     VerifyReport,
 )
-from ipyckpt.serialize import BlobRef, PickledVariable, pickle_variables, unpickle_variables
+from ipyckpt.serialize import (
+    BlobRef,
+    PickledVariable,
+    needed_indices,
+    pickle_variables,
+    unpickle_variables,
+)
 
 MARKER = "ipyckpt-store.json"
 _GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK = "generations", "blobs", "tmp", "lock"
 _GEN_FILE = re.compile(r"^(\d{8,})\.json$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _THREADED_HASH_MIN = 4 << 20
+BUFFER_WRITERS = BUFFER_READERS = (
+    2  # threads hashing and writing buffers while the next variable is pickled
+)
 
 
 def content_hash(data: memoryview | bytes | bytearray) -> str:
@@ -145,6 +157,11 @@ class Store:
             raise StoreFormatError(
                 f"{marker} is not a valid ipyckpt store marker ({exc})"
             ) from None
+        if version < manifest.FORMAT_VERSION:
+            raise StoreFormatError(
+                f"{self.directory} was written by a development version of ipyckpt (store format "
+                f"{version}) that this version cannot read; move it away to start a new store"
+            )
         if version > manifest.FORMAT_VERSION:
             raise StoreFormatError(
                 f"{self.directory} was written by a newer ipyckpt (store format {version}); this "
@@ -369,12 +386,22 @@ class Store:
     def _load_segment(
         self, segment: Segment, indices: list[int]
     ) -> tuple[dict[int, object], dict[int, str]]:
-        from ipyckpt.serialize import needed_closure
-
-        needed = needed_closure(segment.records, indices)
+        order = needed_indices(segment.records, indices)
         pickled = self._read_blob(segment.pickle)
-        buffers = {i: [self._read_blob(b) for b in segment.records[i].buffers] for i in needed}
-        return unpickle_variables(pickled, segment.records, indices, buffers.__getitem__)
+        with ThreadPoolExecutor(BUFFER_READERS, thread_name_prefix="ipyckpt-read") as pool:
+            # read (and verify) every needed buffer in the background, in the order needed
+            futures = {
+                i: [pool.submit(self._read_blob, ref) for ref in segment.records[i].buffers]
+                for i in order
+            }
+            try:
+                return unpickle_variables(
+                    pickled, segment.records, indices, lambda i: [f.result() for f in futures[i]]
+                )
+            finally:
+                for fs in futures.values():
+                    for f in fs:
+                        f.cancel()
 
     def _read_blob(self, ref: BlobRef) -> bytearray:
         path = self._blob_path(ref.hash)
@@ -492,6 +519,10 @@ def _assemble(
     return m
 
 
+def _write_to(fd: int, *, data: memoryview) -> None:
+    fsio.write_all(fd, data)
+
+
 def _no_usable_generation(directory: Path, refusals: list[Exception]) -> Exception:
     detail = "\n  ".join(str(e) for e in refusals)
     kinds = {type(e) for e in refusals}
@@ -534,11 +565,17 @@ class _BlobWriter:
         self.fd, self.segment_path = fsio.create_temp(self.tmp, "segment")
         self.offset = 0
         self.hasher = blake3.blake3()
+        self.pool = ThreadPoolExecutor(max_workers=BUFFER_WRITERS, thread_name_prefix="ipyckpt")
+        self.pending: list[Future[None]] = []
+        self.report_lock = threading.Lock()
+        self.owner = threading.current_thread()
 
     def __enter__(self) -> _BlobWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        with contextlib.suppress(BaseException):
+            self._wait_for_buffers()  # no background write may outlive the save
         if self.fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
@@ -551,9 +588,10 @@ class _BlobWriter:
                     path.unlink()
 
     def _report(self, n: int) -> None:
-        self.bytes_written += n
-        if self.progress is not None:
-            self.progress(self.bytes_written)
+        with self.report_lock:
+            self.bytes_written += n
+        if self.progress is not None and threading.current_thread() is self.owner:
+            self.progress(self.bytes_written)  # progress display runs in the saving thread
 
     def write_pickle(self, data: memoryview) -> int:
         start = self.offset
@@ -563,10 +601,25 @@ class _BlobWriter:
         self._report(len(data))
         return start
 
-    def write_buffer(self, data: memoryview) -> BlobRef:
-        ref = BlobRef(content_hash(data), data.nbytes)
-        self._store(ref, lambda fd: fsio.write_all(fd, data))
-        return ref
+    def write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
+        if buffers:
+            self.pending.append(self.pool.submit(self._write_buffers, buffers, refs))
+
+    def _write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
+        """Worker thread: hash and store each buffer (both release the GIL)."""
+        for data in buffers:
+            ref = BlobRef(content_hash(data), data.nbytes)
+            self._store(ref, functools.partial(_write_to, data=data))
+            refs.append(ref)
+
+    def _wait_for_buffers(self) -> None:
+        """Wait for every background buffer write; re-raise the first failure."""
+        pending, self.pending = self.pending, []
+        errors = [f.exception() for f in pending]
+        self.pool.shutdown(wait=True)
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
 
     def _store(self, ref: BlobRef, write: Callable[[int], object]) -> None:
         final = self.store._blob_path(ref.hash)
@@ -589,6 +642,7 @@ class _BlobWriter:
 
     def finish_segment(self, records: list[PickledVariable]) -> tuple[str, Segment] | None:
         """Publish the segment pickle as a blob and make every new blob durable."""
+        self._wait_for_buffers()
         segment = None
         if records:
             ref = BlobRef(str(self.hasher.hexdigest()), self.offset)

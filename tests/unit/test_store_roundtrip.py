@@ -45,6 +45,9 @@ counter = make_counter(10)
 counter()
 pt = Point(3, 4)
 points = [pt, pt]
+params = [np.zeros(3)]
+net = Point(params, 1)
+optim = {"lr": 0.1, "params": params}
 mod = np
 ns = {k: v for k, v in globals().items() if not k.startswith("__") and k not in ("sys", "Store", "pd", "LinearRegression")}
 print(Store(sys.argv[1]).save(ns))
@@ -61,6 +64,7 @@ assert v["counter"]() == 12, "closure state was restored"
 assert v["pt"].norm2() == 25 and type(v["pt"]).__name__ == "Point"
 assert v["points"][0] is v["points"][1] is v["pt"], "aliasing inside and across variables"
 assert v["holder"]["x"] is v["shared"] and v["holder"]["again"] is v["shared"]
+assert v["optim"]["params"] is v["net"].x is v["params"], "sharing across dill and C pickles"
 assert v["mod"] is np, "modules are stored by reference"
 assert np.array_equal(v["arr"], np.arange(100_000.0)) and v["arr"].flags.writeable
 assert v["fortran"].flags.f_contiguous and v["fortran"][2, 3] == 11.0
@@ -77,6 +81,31 @@ def test_round_trip_of_notebook_objects_in_a_fresh_process(tmp_path: Path) -> No
     assert "skipped" not in saved.stdout
     loaded = run_python(LOAD_AND_CHECK, str(store))
     assert loaded.stdout.startswith("OK")
+
+
+def test_only_variables_sharing_objects_are_grouped(tmp_path: Path) -> None:
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    shared = {"k": 1}
+    ns = {
+        "a": np.arange(10.0),
+        "b": np.arange(5, dtype=np.int32),
+        "frame": pd.DataFrame({"n": np.arange(3), "s": list("xyz")}),
+        "frame2": pd.DataFrame({"n": np.arange(3.0)}),
+        "model": LinearRegression().fit(np.arange(8.0).reshape(4, 2), np.arange(4.0)),
+        "model2": LinearRegression(),
+        "f": lambda x: x,
+        "one": shared,
+        "two": [shared],
+        "words": ["a", "b"],
+    }
+    Store(tmp_path / "s").save(ns)
+    m = Store(tmp_path / "s")._read_manifest(1, trust=False)[0]
+    groups = {name: m.record(name).group for name in m.variables}
+    assert groups["one"] == groups["two"]
+    alone = [n for n in ns if n not in ("one", "two")]
+    assert len({groups[n] for n in alone}) == len(alone), groups
 
 
 def test_unpicklable_variables_are_skipped_with_reasons_and_others_saved(tmp_path: Path) -> None:
@@ -213,7 +242,7 @@ def test_not_a_store_and_newer_format_are_clear_errors(tmp_path: Path) -> None:
         Store(tmp_path / "other")
     Store(tmp_path / "s").save({"x": 1})
     (tmp_path / "s" / "ipyckpt-store.json").write_text('{"format": "ipyckpt-store", "version": 99}')
-    with pytest.raises(StoreFormatError, match=r"store format 99.*reads format 1"):
+    with pytest.raises(StoreFormatError, match=r"store format 99.*reads format 2"):
         Store(tmp_path / "s")
 
 
@@ -225,7 +254,7 @@ def test_newer_manifest_format_is_named(tmp_path: Path) -> None:
     doc = json.loads(path.read_text())
     doc["format"] = 7
     path.write_text(json.dumps(doc))
-    with pytest.raises(StoreFormatError, match=r"format 7.*reads format 1"):
+    with pytest.raises(StoreFormatError, match=r"format 7.*reads format 2"):
         Store(tmp_path / "s").load()
 
 

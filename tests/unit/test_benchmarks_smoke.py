@@ -1,0 +1,33 @@
+"""A tiny run of the benchmark suite, so it cannot rot (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.run import TOOLS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_script_measures_every_tool_side_by_side(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--workloads", "small", "--scale", "0.01",
+         "--repeat", "1", "--iterations", "200", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    rows = {r["tool"]: r for r in doc["rows"]}
+    assert set(rows) == set(TOOLS)
+    for row in rows.values():
+        assert row["save"] > 0 and row["restore"] > 0 and row["size"] > 0
+    assert rows["raw"]["save_ratio"] == 1.0
+    assert rows["raw"]["size"] >= rows["ipyckpt"]["size"] > 0  # raw wrote as many bytes
+    for key in ("unchanged", "one_element", "small_var"):
+        assert rows["ipyckpt"][key] > 0
+    assert set(doc["overhead"]) == {"body_us", "loop_overhead_pct", "cell_overhead_ms"}
+    assert "| small | ipyckpt |" in run.stdout and "per cell" in run.stdout
