@@ -5,7 +5,7 @@ HTCondor's documented self-checkpointing semantics:
 
 - the job runs in a sandbox holding the ``transfer_input_files``;
 - exit 85 (the ``checkpoint_exit_code``): the ``transfer_checkpoint_files`` are copied to a spool
-  directory (staged, then committed by rename; spool entries the new checkpoint lacks are kept)
+  directory (staged, then committed by an atomic rename; entries the new checkpoint lacks stay)
   and the job is started again **in the same sandbox**; a listed file that is missing holds the
   job (HoldReasonCode 36);
 - vacate: SIGTERM, then SIGKILL after ``job_max_vacate_time``; nothing is transferred
@@ -80,18 +80,23 @@ def _copy(src: Path, dest: Path) -> None:
 
 
 def _commit(sandbox: Path, entries: list[str], spool: Path) -> None:
-    """Stage the checkpoint entries in the spool, then rename each into place."""
-    stage = spool / f".stage-{secrets.token_hex(4)}"
-    stage.mkdir(parents=True)
+    """Stage the checkpoint entries in a new spool version, then switch each entry to it.
+
+    Each spool entry is a symlink into a version directory; switching is an atomic rename of a
+    new symlink over the old one, so the spool always holds a complete copy of every entry.
+    """
+    version = spool / f".v-{time.time_ns()}-{secrets.token_hex(2)}"
+    version.mkdir(parents=True)
     for entry in entries:
-        _copy(sandbox / entry, stage / entry)
+        _copy(sandbox / entry, version / entry)
     for entry in entries:
-        final, old = spool / entry, spool / f".old-{secrets.token_hex(4)}"
-        if final.is_dir():
-            final.rename(old)
-        os.replace(stage / entry, final)
-        shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(stage, ignore_errors=True)
+        link = spool / f".link-{secrets.token_hex(4)}"
+        link.symlink_to(version.name + "/" + entry)
+        os.replace(link, spool / entry)
+    in_use = {(spool / e).resolve().parent for e in spool.iterdir() if e.is_symlink()}
+    for old in spool.glob(".v-*"):
+        if old.resolve() not in in_use:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 class Supervisor:
@@ -119,7 +124,7 @@ class Supervisor:
         if self.spool.is_dir():
             for entry in self.spool.iterdir():
                 if not entry.name.startswith("."):
-                    _copy(entry, sandbox / entry.name)
+                    _copy(entry.resolve(), sandbox / entry.name)
         self.log.execute(f"slot1@{os.uname().nodename} (ipyckpt local emulation)")
         return sandbox
 

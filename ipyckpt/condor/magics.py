@@ -140,8 +140,11 @@ class CondorMagics(Magics):
         try:
             if args.command == "status":
                 jobs = [api.get_job(self.jobs_dir(), args.name)] if args.name else None
-                for job in jobs or api.list_jobs(self.jobs_dir()):
+                jobs = jobs or api.list_jobs(self.jobs_dir())
+                for job in jobs:
                     print(job)
+                if not jobs:
+                    print("ipyckpt: this notebook has no HTCondor jobs (submit one with %%condor)")
                 return None
             job = api.get_job(self.jobs_dir(), args.name)
             return getattr(self, f"_do_{args.command}")(job, args)
