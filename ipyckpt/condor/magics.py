@@ -194,6 +194,7 @@ class _LiveStatus(threading.Thread):
         self.handle = display({"text/plain": self.text}, raw=True, display_id=True)  # type: ignore[no-untyped-call]
 
     def run(self) -> None:
+        """Poll the job's log; update the line when it changes."""
         started = time.monotonic()
         while time.monotonic() - started < self.limit:
             try:

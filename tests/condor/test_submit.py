@@ -73,6 +73,14 @@ def test_real_submit_parser_24_12(tmp_path: Path, condor24: Path) -> None:
     assert ad["Iwd"] == str(tmp_path)
 
 
+def test_real_submit_parser_24_12_without_image(tmp_path: Path, condor24: Path) -> None:
+    ad = job_ad(condor24, submit.as_text(_desc(tmp_path)))
+    assert ad["Cmd"] == "/usr/bin/python3" and ad["Args"] == p.BOOTSTRAP
+    assert ad["TransferExecutable"] is False
+    assert "ContainerImage" not in ad and "RequestGPUs" in ad
+    assert ad["SuccessCheckpointExitCode"] == 85
+
+
 def test_real_parser_rejects_a_bad_description(condor24: Path) -> None:
     with pytest.raises(AssertionError, match="refused"):
         job_ad(condor24, "executable = /bin/true\ncheckpoint_exit_code = eighty\nqueue\n")
