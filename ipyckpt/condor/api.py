@@ -174,6 +174,7 @@ def submit_cell(
     names = cell_names(code, namespace)
     ins = list(inputs) if inputs is not None else list(names.inputs)
     outs = list(returns) if returns is not None else list(names.outputs)
+    missing = [n for n in ins if n not in namespace]
     root = Path(jobs_dir)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = jobs.check_job_name(name) if name else jobs.free_name(root)
@@ -226,6 +227,7 @@ def submit_cell(
         f"ipyckpt: submitted {name} (cluster {record.cluster}, {job.backend_label}); "
         f"inputs: {', '.join(ins) or '(none)'}; returns: {', '.join(outs) or '(none)'}"
         + (f"; not sent (unpicklable): {', '.join(skipped)}" if skipped else "")
+        + (f"; not defined here: {', '.join(missing)}" if missing else "")
     )
     return job
 

@@ -165,10 +165,14 @@ class CondorMagics(Magics):
         ns.update(values)
         text = f"ipyckpt: fetched {len(values)} variable(s) from {job.name}: "
         text += ", ".join(sorted(values)) or "(none)"
-        print(
-            text
-            + (f"\n  replaced your current values of: {', '.join(replaced)}" if replaced else "")
-        )
+        if replaced:
+            text += f"\n  replaced your current values of: {', '.join(replaced)}"
+        result = job.result() or {}
+        for name, why in sorted(result.get("skipped", {}).items()):
+            text += f"\n  not returned {name}: {why}"
+        if result.get("not_defined"):
+            text += f"\n  not defined at the end of the cell: {', '.join(result['not_defined'])}"
+        print(text)
 
     def _do_log(self, job: Any, args: argparse.Namespace) -> None:
         print(job.log(), end="")
