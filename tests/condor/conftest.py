@@ -42,7 +42,7 @@ def jobs_dir(tmp_path: Path) -> Iterator[Path]:
         (pid_file.parent / "requests" / "rm").touch()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def condor24() -> Path:
     """Python of a side venv with htcondor 24.12 (its Submit.jobs() runs the real parser)."""
     python = SIDE_VENV / "bin" / "python"

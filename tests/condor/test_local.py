@@ -308,3 +308,11 @@ def test_unpicklable_and_undefined_names_are_reported(jobs_dir: Path, tmp_path: 
     assert job.fetch() == {"x": 42}
     result = job.result() or {}
     assert "lock" in result["skipped"] and result["not_defined"] == ["nope"]
+
+
+def test_retries_run_out(jobs_dir: Path) -> None:
+    code = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    job = _submit(jobs_dir, code, max_retries=2)
+    status = job.wait(timeout=60)
+    assert (status.state, status.signal, status.retries, status.starts) == ("failed", 9, 2, 3)
+    assert "failed (signal 9)" in repr(job)
