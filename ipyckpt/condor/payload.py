@@ -44,6 +44,10 @@ class VersionMismatch(IpyckptError):
     """The two sides of a job run different Python/dill/ipyckpt versions."""
 
 
+class MissingOnExecuteNode(IpyckptError):
+    """A variable could not be unpickled on the execute node (e.g. its module is missing)."""
+
+
 class JobFailed(IpyckptError):
     """The cell raised on the execute node (the message holds its traceback)."""
 

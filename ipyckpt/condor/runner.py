@@ -40,6 +40,18 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
+def _load(store: Any, what: str) -> Any:
+    """Load the newest generation; every variable must come back (else say what is missing)."""
+    report = store.load()
+    if report.failed:
+        reasons = "; ".join(f"{name}: {why}" for name, why in sorted(report.failed.items()))
+        raise p.MissingOnExecuteNode(
+            f"could not restore {what} on the execute node ({reasons}). Install what is missing "
+            f"there (the job runs {sys.executable}), or use image= with a container that has it"
+        )
+    return report
+
+
 class CellJob:
     """One run of the runner in its sandbox."""
 
@@ -72,7 +84,9 @@ class CellJob:
         if ckpt.generation_ids():
             p.check_store_versions(ckpt, "the checkpoint")
             try:
-                report = ckpt.load()
+                report = _load(ckpt, "the checkpoint")
+            except p.MissingOnExecuteNode:
+                raise
             except IpyckptError as exc:
                 _say(f"no usable checkpoint ({exc}): starting from the inputs")
             else:
@@ -83,7 +97,8 @@ class CellJob:
                     return ResumePoint.from_dict(info["position"])
         inputs = p.store(self.sandbox / p.INPUTS, self.key)
         p.check_store_versions(inputs, "the notebook's inputs")
-        self.ns.update(inputs.load().values if inputs.generation_ids() else {})
+        if inputs.generation_ids():
+            self.ns.update(_load(inputs, "the inputs").values)
         return None
 
     def on_snapshot(self, position: ResumePoint, trigger: str) -> None:

@@ -316,3 +316,23 @@ def test_retries_run_out(jobs_dir: Path) -> None:
     status = job.wait(timeout=60)
     assert (status.state, status.signal, status.retries, status.starts) == ("failed", 9, 2, 3)
     assert "failed (signal 9)" in repr(job)
+
+
+def test_input_whose_module_is_missing_on_the_execute_node(
+    jobs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "onlyhere.py").write_text(
+        "class Model:\n    def __init__(self):\n        self.w = 3\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import onlyhere  # type: ignore[import-not-found]
+
+    job = submit_cell(
+        "y = model.w * 2\n", {"model": onlyhere.Model()}, jobs_dir=jobs_dir, backend="local",
+        announce=lambda _: None,
+    )  # fmt: skip
+    status = job.wait(timeout=60)
+    assert (status.state, status.exit_code, status.retries) == ("failed", p.EXIT_BAD_PAYLOAD, 0)
+    problem = job.problem() or ""
+    assert "could not restore the inputs on the execute node" in problem, problem
+    assert "No module named 'onlyhere'" in problem and "Install what is missing" in problem
