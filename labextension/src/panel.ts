@@ -243,19 +243,28 @@ export class StatePanel extends Widget {
       }
       item.append(details);
     }
+    const restore = button(
+      'Restore',
+      `restore-${g.id}`,
+      () =>
+        void this._run(() =>
+          state.restore(g.id, chosen.size ? Array.from(chosen) : undefined)
+        ),
+      'accept'
+    );
+    restore.title =
+      'Restore every variable of this state checkpoint (or the ones chosen)';
+    const updateLabel = (): void => {
+      restore.textContent = chosen.size
+        ? `Restore ${plural(chosen.size, 'variable')}`
+        : 'Restore';
+    };
+    item.addEventListener('change', updateLabel);
     item.append(
       el(
         'div',
         { class: 'jp-ipyckpt-gen-actions' },
-        button(
-          'Restore',
-          `restore-${g.id}`,
-          () =>
-            void this._run(() =>
-              state.restore(g.id, chosen.size ? Array.from(chosen) : undefined)
-            ),
-          'accept'
-        ),
+        restore,
         button('Delete', `delete-${g.id}`, () => void this._delete(state, g))
       )
     );

@@ -1,0 +1,195 @@
+"""End to end in a real browser: status bar, restart + automatic restore, panel, older restore."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.ui.conftest import OUTPUT, Lab, write_notebook
+
+CELLS = [
+    "%load_ext ipyckpt",
+    "%%checkpoint every=10m\nx = 41\ndata = list(range(200_000))",
+    "%%checkpoint every=10m\nx = 42\nlog = open('analysis.ipynb')  # open files are skipped",
+    "print('x is', x, 'and len(data) is', len(data))",
+    "print('after the restore x is', x)",
+]
+
+
+def shot(target: Any, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    target.screenshot(path=str(OUTPUT / name))
+
+
+def wait_idle(page: Any) -> None:
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
+
+
+def open_notebook(page: Any, url: str) -> None:
+    """Open the notebook and wait for its kernel (accepting JupyterLab's kernel dialog if shown)."""
+    page.goto(url)
+    page.locator(".jp-Notebook").first.wait_for()
+    kernel_dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+    try:
+        kernel_dialog.wait_for(timeout=4000)
+    except Exception:  # usually JupyterLab starts the notebook's kernel without asking
+        pass
+    else:
+        kernel_dialog.locator("button.jp-mod-accept").click()
+    wait_idle(page)
+
+
+def cell(page: Any, index: int) -> Any:
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index)
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Select the cell, run it (Shift+Enter) and wait until it has a new execution count."""
+    prompt = cell(page, index).locator(".jp-InputArea-prompt")
+    before = prompt.inner_text()
+    for _ in range(3):
+        cell(page, index).locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                """([i, before]) => {
+                    const cells = document.querySelectorAll(
+                        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .jp-InputArea-prompt');
+                    const text = cells[i]?.textContent ?? '';
+                    return /\\[\\d+\\]/.test(text) && text !== before;
+                }""",
+                arg=[index, before],
+                timeout=20_000,
+            )
+            return
+        except Exception:  # the first key press can be lost while the page settles
+            continue
+    raise AssertionError(f"cell {index} did not run")
+
+
+def menu(page: Any, top: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+
+
+def test_checkpoint_restart_restore_and_panel(lab: Lab, page: Any) -> None:
+    write_notebook(lab.root / "analysis.ipynb", CELLS)
+    open_notebook(page, lab.page_url("analysis.ipynb", "ipyckpt-e2e"))
+    status = page.locator("[data-ipyckpt='status']")
+    status.wait_for()
+    assert status.inner_text() == "State: none"
+
+    # a %%checkpoint cell: the status bar shows the saved state
+    run_cell(page, 0)
+    run_cell(page, 1)
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-ipyckpt='status']\")?.textContent.startsWith('State: saved')"
+    )
+    assert re.fullmatch(r"State: saved just now · [\d.]+ [KM]B · 2 vars", status.inner_text())
+    assert status.get_attribute("data-level") == "ok"
+    shot(page.locator("#jp-main-statusbar"), "statusbar.png")
+
+    # an unpicklable variable: saved with a warning
+    run_cell(page, 2)
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-ipyckpt='status']\")?.dataset.level === 'warning'"
+    )
+    assert "2 vars" in status.inner_text()
+    assert "log" in (status.get_attribute("title") or "")
+    shot(page.locator("#jp-main-statusbar"), "statusbar-warning.png")
+
+    # the notebook records that it uses ipyckpt (so the next kernel loads it silently)
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1000)
+    saved = json.loads((lab.root / "analysis.ipynb").read_text())
+    assert saved["metadata"]["ipyckpt"] == {"used": True}
+
+    # restart: the extension is loaded silently, the state comes back, a notification says so
+    menu(page, "Kernel", "Restart Kernel")
+    page.locator(".jp-Dialog button.jp-mod-accept").click()
+    notice = page.get_by_text(
+        re.compile(r"Kernel restarted: restored 2 variables from \d\d:\d\d \(1 skipped\)")
+    )
+    notice.wait_for()
+    wait_idle(page)
+    page.wait_for_timeout(1500)  # let the toast finish sliding in
+    shot(page, "notification-full.png")
+    shot(page.locator(".Toastify__toast").filter(has_text="Kernel restarted"), "notification.png")
+    run_cell(page, 3)
+    cell(page, 3).get_by_text("x is 42 and len(data) is 200000").wait_for()
+
+    # the Details action lists what was not restored
+    page.locator(".Toastify__toast").filter(has_text="Kernel restarted").get_by_role(
+        "button", name="Details"
+    ).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.get_by_text(re.compile("Not restored log: .*open file")).wait_for()
+    dialog.locator("button.jp-mod-accept").click()
+
+    # the panel: generations newest first, verify, restore an older generation
+    status.click()
+    panel = page.locator("#ipyckpt-panel")
+    panel.locator("[data-generation='1']").wait_for()
+    ids = panel.locator("[data-generation]").evaluate_all(
+        "nodes => nodes.map(n => Number(n.dataset.generation))"
+    )
+    assert ids == [3, 2, 1], "the restart took a final snapshot (trigger shutdown)"
+    newest = panel.locator("[data-generation='3']")
+    assert "shutdown" in newest.inner_text()
+    assert "log" in newest.locator(".jp-ipyckpt-skipped").inner_text()
+    panel.locator("[data-ipyckpt='verify']").click()
+    panel.locator("[data-ipyckpt='verify-result']").get_by_text("all good").wait_for()
+    # restore only x from the oldest generation: choose it among the variables
+    oldest = panel.locator("[data-generation='1']")
+    oldest.locator("summary").click()
+    oldest.locator("[data-ipyckpt='var-1-x']").check()
+    shot(panel, "panel.png")
+    shot(page, "panel-full.png")
+    assert panel.locator("[data-ipyckpt='restore-1']").inner_text() == "Restore 1 variable"
+    panel.locator("[data-ipyckpt='restore-1']").click()
+    page.get_by_text(re.compile(r"Restored 1 variable from state checkpoint 1")).wait_for()
+    run_cell(page, 4)
+    cell(page, 4).get_by_text("after the restore x is 41").wait_for()
+
+    # delete the older generation (through the server, confirmed in a dialog)
+    panel.locator("[data-ipyckpt='delete-1']").click()
+    page.locator(".jp-Dialog button.jp-mod-accept").click()
+    panel.locator("[data-generation='1']").wait_for(state="detached")
+    assert panel.locator("[data-generation]").count() == 2
+
+
+def test_unsigned_checkpoint_is_offered_not_loaded(lab: Lab, page: Any, tmp_path: Any) -> None:
+    """A notebook that used ipyckpt gets it loaded silently; an unsigned checkpoint is refused
+    and a "Restore state" action loads it after the user confirms."""
+    import os
+    import subprocess
+    import sys
+
+    write_notebook(
+        lab.root / "shared.ipynb", ["print('y is', y)"], metadata={"ipyckpt": {"used": True}}
+    )
+    store = lab.root / ".ipyckpt" / "shared.ipynb"
+    other_key = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "someone-else")}
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from ipyckpt import Store; Store({str(store)!r}).save({{'y': 7}})",
+        ],
+        env=other_key,
+        check=True,
+    )
+    open_notebook(page, lab.page_url("shared.ipynb", "ipyckpt-unsigned"))
+    toast = page.locator(".Toastify__toast").filter(
+        has_text="the state checkpoint was not restored"
+    )
+    toast.wait_for()
+    page.wait_for_timeout(1500)
+    shot(toast, "notification-refused.png")
+    toast.get_by_role("button", name="Restore state").click()
+    dialog = page.locator(".jp-Dialog").filter(has_text="Load an unsigned state checkpoint?")
+    dialog.locator("button.jp-mod-accept").click()
+    page.get_by_text(re.compile(r"Restored 1 variable from state checkpoint 1")).wait_for()
+    run_cell(page, 0)
+    cell(page, 0).get_by_text("y is 7").wait_for()
