@@ -1,7 +1,7 @@
 """The namespaces the benchmarks save: small, medium, large and numeric-only.
 
-Sizes are for ``scale=1``: small ~10 MB, medium ~570 MB, large ~2.2 GB, numeric ~570 MB with
-arrays >= 90 % of the bytes. Everything is built in the calling module's namespace (the
+Sizes are for ``scale=1``: small ~10 MB, medium ~570 MB, large ~2.2 GB; numeric ~570 MB
+and numeric-large ~2.2 GB with arrays >= 90 % of the bytes. Everything is built in the calling module's namespace (the
 benchmark worker's ``__main__``), so lambdas and classes are "defined in the notebook".
 """
 
@@ -17,9 +17,10 @@ MB = 1 << 20
 WORKLOADS = {
     # name: (bytes in float64 arrays, DataFrame rows, dict items, list strings)
     "small": (6 * MB, 20_000, 2_000, 5_000),
-    "medium": (440 * MB, 1_000_000, 100_000, 200_000),
+    "medium": (530 * MB, 1_000_000, 100_000, 200_000),
     "large": (1900 * MB, 2_000_000, 200_000, 400_000),
     "numeric": (540 * MB, 50_000, 1_000, 1_000),
+    "numeric-large": (2150 * MB, 50_000, 1_000, 1_000),
 }
 UNPICKLABLE = ("log_file", "batches", "guard")
 

@@ -29,5 +29,11 @@ def test_benchmark_script_measures_every_tool_side_by_side(tmp_path: Path) -> No
     assert rows["raw"]["size"] >= rows["ipyckpt"]["size"] > 0  # raw wrote as many bytes
     for key in ("unchanged", "one_element", "small_var"):
         assert rows["ipyckpt"][key] > 0
-    assert set(doc["overhead"]) == {"body_us", "loop_overhead_pct", "cell_overhead_ms"}
+    assert set(doc["overhead"]) == {
+        "check_us",
+        "body_us",
+        "loop_overhead_pct",
+        "direct_pct",
+        "cell_overhead_ms",
+    }
     assert "| small | ipyckpt |" in run.stdout and "per cell" in run.stdout
