@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ipyckpt.condor import submit
 from ipyckpt.condor.eventlog import EventWriter
-from ipyckpt.condor.jobs import JobRecord
+from ipyckpt.condor.jobs import JobRecord, read_events, summarize
 
 POLL_S = 0.05
 LOCAL = "local"  # <job dir>/local/: spool, execute, requests, pids
@@ -42,7 +42,16 @@ def _files(value: str) -> list[str]:
 
 
 def request(record: JobRecord, action: str) -> None:
-    """Ask the supervisor to ``vacate`` or ``rm`` the job (it polls for request files)."""
+    """Ask the supervisor to ``vacate`` or ``rm`` the job (it polls for request files).
+
+    A held job has no supervisor any more: removing it logs the abort directly, as the schedd
+    would.
+    """
+    held = summarize(read_events(record.log)).state == "held"  # its supervisor has stopped
+    if held or not supervisor_alive(record):
+        if action == "rm":
+            EventWriter(record.log, record.cluster or 0).aborted("via %condor rm (held job)")
+        return
     folder = record.path / LOCAL / "requests"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / action).touch()

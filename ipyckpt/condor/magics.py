@@ -178,10 +178,16 @@ class CondorMagics(Magics):
         print(job.log(), end="")
 
     def _do_rm(self, job: Any, args: argparse.Namespace) -> None:
+        if job.status().finished:
+            print(f"ipyckpt: {job.name} has already ended ({job.status()}); nothing to remove")
+            return
         job.remove()
         print(f"ipyckpt: asked to remove {job.name}")
 
     def _do_vacate(self, job: Any, args: argparse.Namespace) -> None:
+        if job.status().state != "running":
+            print(f"ipyckpt: {job.name} is not running ({job.status()}); nothing to vacate")
+            return
         job.vacate()
         print(f"ipyckpt: asked to vacate {job.name}; it restarts from its last checkpoint")
 

@@ -30,11 +30,13 @@ def test_condor_magic_survives_a_killed_kernel(open_kernel: Any) -> None:
     fetched = kernel.run("%condor fetch first").text
     assert "fetched 3 variable(s) from first: done, i, total" in fetched, fetched
     assert kernel.value("total") == sum(range(30))
+    assert "first is not running (done" in kernel.run("%condor vacate first").stdout
+    assert "first has already ended (done" in kernel.run("%condor rm first").stdout
 
     kernel.run("n = 150")
     kernel.run(CELL.format(name="second"))
     for times in ("1x", "2x"):  # the "survives %condor vacate twice"
-        wait_for(lambda: "checkpointed" in kernel.run("%condor status second").stdout)
+        wait_for(lambda: ": running, checkpointed" in kernel.run("%condor status second").stdout)
         kernel.run("%condor vacate second")
         wait_for(lambda t=times: f"evicted {t}" in kernel.run("%condor status second").stdout)
     kernel.kill()  # SIGKILL while the job runs: the job and its record outlive the kernel

@@ -213,6 +213,8 @@ def test_missing_output_file_holds_the_job(jobs_dir: Path) -> None:
     assert status.state == "held"
     assert "ipyckpt-result.json" in (status.hold_reason or "")
     assert "is held" in (job.problem() or "")
+    job.remove()  # a held job has no supervisor: the removal is logged at once
+    assert job.status().state == "removed"
 
 
 def test_missing_checkpoint_file_holds_the_job(jobs_dir: Path) -> None:
