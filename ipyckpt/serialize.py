@@ -14,6 +14,8 @@ variable (with its group) can be restored, and a damaged one only takes its own 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import pickle
 import socket
@@ -285,7 +287,29 @@ def unpickle_variables(
 
     A variable that fails to load takes only the later members of its group with it.
     """
-    wanted = set(wanted)
+    with _gc_paused():
+        return _unpickle_in_order(pickle_bytes, records, set(wanted), read_buffers)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: unpickling creates millions of objects, none of them
+    garbage, and collections triggered by those allocations made restores 2-3x slower."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _unpickle_in_order(
+    pickle_bytes: bytes | bytearray,
+    records: Sequence[PickledVariable],
+    wanted: set[int],
+    read_buffers: Callable[[int], list[bytearray]],
+) -> tuple[dict[int, object], dict[int, str]]:
     values: dict[int, object] = {}
     failed: dict[int, str] = {}
     view = memoryview(pickle_bytes)
