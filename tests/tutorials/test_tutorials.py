@@ -52,7 +52,7 @@ EXPECTED = {
     ],
     "04-a-cell-on-htcondor": [
         "tutorial 04 complete",
-        "backend=local: no HTCondor pool here",
+        "backend=local: chosen by IPYCKPT_TUTORIAL_BACKEND",
         "ipyckpt: submitted train",
         "train (cluster 1, local emulation): done, checkpointed",
         "evicted 1x",
@@ -64,7 +64,7 @@ EXPECTED = {
     ],
     "05-many-jobs": [
         "tutorial 05 complete",
-        "backend=local: no HTCondor pool here",
+        "backend=local: chosen by IPYCKPT_TUTORIAL_BACKEND",
         "ipyckpt: submitted sweep-0",
         "ipyckpt: submitted evict-without",
         "with checkpoints: ipyckpt job: resuming from checkpoint",
