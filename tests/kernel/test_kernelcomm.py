@@ -186,3 +186,20 @@ def test_no_extension_no_target(open_kernel: Any) -> None:
     comm_id = fe.open({"type": "hello", "version": PROTOCOL_VERSION, "id": "h"})
     closed = fe.wait_for(lambda m: m["msg_type"] == "comm_close" and m["comm_id"] == comm_id)
     assert closed
+
+
+def test_progress_is_pushed_while_a_snapshot_is_written(open_kernel: Any) -> None:
+    k = open_kernel()
+    fe = Frontend(k)
+    fe.execute("%load_ext ipyckpt")
+    fe.wait_for(lambda m: m["msg_type"] == "comm_open")
+    fe.execute("%%checkpoint\nimport numpy as np\nbig = np.ones(40_000_000)")  # 320 MB
+    fe.execute("import ipyckpt.kernelcomm as kc; kc.PROGRESS_EVERY_S = 0.0\nbig += 1")
+    fe.messages.clear()
+    fe.execute("%checkpoint save")
+    progress = [m["data"] for m in fe.messages if (m.get("data") or {}).get("type") == "progress"]
+    assert progress, "progress pushes during a 320 MB save"
+    assert all(p["trigger"] == "manual" and p["estimate"] > 0 for p in progress)
+    assert progress[-1]["done"] > 0
+    events = [(m.get("data") or {}).get("event") for m in fe.messages]
+    assert [e for e in events if e] == ["saving", "saved"]

@@ -158,6 +158,16 @@ def test_checkpoint_restart_restore_and_panel(lab: Lab, page: Any) -> None:
     panel.locator("[data-generation='1']").wait_for(state="detached")
     assert panel.locator("[data-generation]").count() == 2
 
+    # with the kernel shut down the panel still lists and verifies (through the server)
+    menu(page, "Kernel", "Shut Down Kernel")
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+        state="detached"
+    )
+    panel.locator("[data-ipyckpt='refresh']").click()
+    panel.locator("[data-generation='3']").wait_for()
+    panel.locator("[data-ipyckpt='verify']").click()
+    panel.locator("[data-ipyckpt='verify-result']").get_by_text("all good").wait_for()
+
 
 def test_unsigned_checkpoint_is_offered_not_loaded(lab: Lab, page: Any, tmp_path: Any) -> None:
     """A notebook that used ipyckpt gets it loaded silently; an unsigned checkpoint is refused
