@@ -171,6 +171,10 @@ def submit_cell(
         raise ValueError(f"backend={backend}: use backend=local or backend=schedd")
     if backend == "schedd":
         submit.bindings()  # fail before writing anything
+    elif image is not None:
+        raise ValueError(
+            "image= needs a pool (backend=schedd): the local emulation runs no containers"
+        )
     names = cell_names(code, namespace)
     ins = list(inputs) if inputs is not None else list(names.inputs)
     outs = list(returns) if returns is not None else list(names.outputs)

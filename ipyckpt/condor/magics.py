@@ -107,20 +107,23 @@ class CondorMagics(Magics):
         backend = o.backend or self.backend
         if backend == "local":
             print("ipyckpt: backend=local is an emulation of an HTCondor slot on this machine")
-        job = submit_cell(
-            self.shell.transform_cell(cell),  # type: ignore[union-attr]
-            self.shell.user_ns,  # type: ignore[union-attr]
-            jobs_dir=self.jobs_dir(),
-            name=o.name,
-            inputs=o.vars,
-            returns=o.returns,
-            every=o.every or parse_duration(self.default_every),
-            resources=resources,
-            image=o.image,
-            max_retries=self.max_retries if o.max_retries is None else o.max_retries,
-            backend=backend,
-            vacate_time=self.vacate_time,
-        )
+        try:
+            job = submit_cell(
+                self.shell.transform_cell(cell),  # type: ignore[union-attr]
+                self.shell.user_ns,  # type: ignore[union-attr]
+                jobs_dir=self.jobs_dir(),
+                name=o.name,
+                inputs=o.vars,
+                returns=o.returns,
+                every=o.every or parse_duration(self.default_every),
+                resources=resources,
+                image=o.image,
+                max_retries=self.max_retries if o.max_retries is None else o.max_retries,
+                backend=backend,
+                vacate_time=self.vacate_time,
+            )
+        except ValueError as exc:  # a name in use, image= with backend=local, ...
+            raise UsageError(str(exc)) from None
         if self.live_status:
             _LiveStatus(job).start()
         return None

@@ -59,6 +59,8 @@ def test_usage_errors_and_no_bindings_hint(open_kernel: Any) -> None:
     kernel.run("%load_ext ipyckpt")
     bad = kernel.run("%%condor evry=5s\nx = 1\n")  # IPython prints a UsageError on stderr
     assert "UsageError: unknown option 'evry'; usage: %%condor [name=NAME]" in bad.stderr
+    image = kernel.run("%%condor backend=local image=docker://python:3.11\nx = 1\n")
+    assert "UsageError: image= needs a pool (backend=schedd)" in image.stderr, image.stderr
     none = kernel.run("%condor status nosuch")
     assert "UsageError: this notebook has no HTCondor jobs" in none.stderr, none.stderr
     kernel.run("%%condor backend=local name=bad\nvalues = [1]\nitem = values[3]\n")

@@ -338,3 +338,9 @@ def test_input_whose_module_is_missing_on_the_execute_node(
     problem = job.problem() or ""
     assert "could not restore the inputs on the execute node" in problem, problem
     assert "No module named 'onlyhere'" in problem and "Install what is missing" in problem
+
+
+def test_local_backend_refuses_container_images(jobs_dir: Path) -> None:
+    with pytest.raises(ValueError, match="image= needs a pool"):
+        _submit(jobs_dir, "x = 1\n", image="docker://python:3.11")
+    assert not jobs_dir.exists() or not any(jobs_dir.iterdir())
