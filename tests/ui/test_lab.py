@@ -203,3 +203,13 @@ def test_unsigned_checkpoint_is_offered_not_loaded(lab: Lab, page: Any, tmp_path
     page.get_by_text(re.compile(r"Restored 1 variable from state checkpoint 1")).wait_for()
     run_cell(page, 0)
     cell(page, 0).get_by_text("y is 7").wait_for()
+    # the palette command saves now; the notebook toolbar button opens the panel
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.fill("Save state checkpoint now")
+    page.locator(".lm-CommandPalette-item", has_text="Save state checkpoint now").first.click()
+    page.get_by_text(re.compile(r"Saved state checkpoint 2: 1 variable")).wait_for()
+    page.locator("[data-ipyckpt='toolbar']").click()
+    panel = page.locator("#ipyckpt-panel")
+    panel.locator("[data-generation='2']").wait_for()
+    assert "manual" in panel.locator("[data-generation='2']").inner_text()
