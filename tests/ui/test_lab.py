@@ -213,3 +213,24 @@ def test_unsigned_checkpoint_is_offered_not_loaded(lab: Lab, page: Any, tmp_path
     panel = page.locator("#ipyckpt-panel")
     panel.locator("[data-generation='2']").wait_for()
     assert "manual" in panel.locator("[data-generation='2']").inner_text()
+
+
+def test_settings_turn_off_status_bar_and_notifications(lab: Lab, page: Any) -> None:
+    """With both settings off, state still comes back silently, but nothing is shown."""
+    from ipyckpt import Store
+
+    settings = lab.root.parent / "config" / "lab" / "user-settings" / "ipyckpt"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text(
+        json.dumps({"statusBar": False, "notifications": False})
+    )
+    write_notebook(
+        lab.root / "quiet.ipynb", ["print('z is', z)"], metadata={"ipyckpt": {"used": True}}
+    )
+    Store(lab.root / ".ipyckpt" / "quiet.ipynb").save({"z": 3})
+    open_notebook(page, lab.page_url("quiet.ipynb", "ipyckpt-quiet"))
+    run_cell(page, 0)
+    cell(page, 0).get_by_text("z is 3").wait_for()
+    page.wait_for_timeout(1000)
+    assert page.locator(".Toastify__toast").filter(has_text="restored").count() == 0
+    assert not page.locator("[data-ipyckpt='status']").is_visible()
