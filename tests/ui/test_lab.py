@@ -234,3 +234,36 @@ def test_settings_turn_off_status_bar_and_notifications(lab: Lab, page: Any) -> 
     page.wait_for_timeout(1000)
     assert page.locator(".Toastify__toast").filter(has_text="restored").count() == 0
     assert not page.locator("[data-ipyckpt='status']").is_visible()
+
+
+def test_status_bar_shows_saving_progress(lab: Lab, page: Any) -> None:
+    """While a snapshot is written the item says "State: saving… N %", then "saved"."""
+    write_notebook(
+        lab.root / "progress.ipynb",
+        [
+            "%load_ext ipyckpt",
+            "%%checkpoint every=0.2s\nimport numpy as np, time\nbig = np.zeros(20_000_000)\n"
+            "for i in range(6):\n    big += 1\n    time.sleep(0.3)",
+        ],
+    )
+    open_notebook(page, lab.page_url("progress.ipynb", "ipyckpt-progress"))
+    page.evaluate(
+        """() => {
+            window.ipyckptTexts = [];
+            const item = document.querySelector("[data-ipyckpt='status']");
+            new MutationObserver(() => window.ipyckptTexts.push(item.textContent))
+                .observe(item, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    run_cell(page, 0)
+    run_cell(page, 1)
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-ipyckpt='status']\")?.textContent.startsWith('State: saved')"
+    )
+    texts = page.evaluate("() => window.ipyckptTexts")
+    saving = [t for t in texts if t.startswith("State: saving… ")]
+    assert saving, texts
+    assert all(re.fullmatch(r"State: saving… (\d+ %|[\d.]+ [KMG]?B)", t) for t in saving), saving
+    assert any(re.fullmatch(r"State: saving… \d+ %", t) for t in saving), (
+        "a percentage once the size is known"
+    )
