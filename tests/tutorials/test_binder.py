@@ -98,15 +98,8 @@ def test_installed_requirements_match_pyproject() -> None:
         )
 
 
-def test_binder_installs_what_the_tutorials_import() -> None:
-    groups = _pyproject()
-    installs = _pip_installs()
-    package = next(a for a in installs if a.startswith("/home/jovyan/ipyckpt["))
-    extras = package.removeprefix("/home/jovyan/ipyckpt[").removesuffix("]").split(",")
-    provided = {"ipyckpt"} | {
-        canonicalize_name(r.name) for group in ["", *extras] for r in groups[group]
-    }
-    provided |= {canonicalize_name(Requirement(a).name) for a in installs if a != package}
+def _tutorial_imports() -> list[str]:
+    """The third-party modules the tutorials import."""
     imported = set()
     for path in sorted(TUTORIALS.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -114,13 +107,42 @@ def test_binder_installs_what_the_tutorials_import() -> None:
                 imported |= set(re.findall(r"^\s*(?:from|import)\s+(\w+)", cell.source, re.M))
     third_party = sorted(imported - set(sys.stdlib_module_names))
     assert "matplotlib" in third_party, third_party  # the scan sees the tutorials' imports
+    return third_party
+
+
+def _not_provided(
+    extras: list[str], also: set[str], optional: frozenset[str] = frozenset()
+) -> list[str]:
+    """Tutorial imports (but ``optional``) that ipyckpt with ``extras`` (+ ``also``) lacks."""
+    groups = _pyproject()
+    provided = {"ipyckpt"} | also
+    provided |= {canonicalize_name(r.name) for group in ["", *extras] for r in groups[group]}
     dists = packages_distributions()
     missing = []
-    for module in third_party:
+    for module in sorted(set(_tutorial_imports()) - optional):
         names = {canonicalize_name(d) for d in dists.get(module, [module])}
         if not names & provided:
             missing.append(f"{module} ({', '.join(sorted(names))})")
+    return missing
+
+
+def test_binder_installs_what_the_tutorials_import() -> None:
+    installs = _pip_installs()
+    package = next(a for a in installs if a.startswith("/home/jovyan/ipyckpt["))
+    extras = package.removeprefix("/home/jovyan/ipyckpt[").removesuffix("]").split(",")
+    others = {canonicalize_name(Requirement(a).name) for a in installs if a != package}
+    missing = _not_provided(extras, others)
     assert not missing, f"the tutorials import modules binder does not install: {missing}"
+
+
+def test_the_readme_launch_command_installs_what_the_tutorials_import() -> None:
+    """``bash dev/lab.sh`` installs ipyckpt with the extras it passes to build-extension.sh."""
+    script = (REPO / "dev" / "lab.sh").read_text()
+    found = re.findall(r"^bash dev/build-extension\.sh (\S+)", script, re.M)
+    assert len(found) == 1, "dev/lab.sh no longer installs through build-extension.sh"
+    # without HTCondor's bindings the tutorials use the local emulation (the import is guarded)
+    missing = _not_provided(found[0].split(","), set(), optional=frozenset({"htcondor2"}))
+    assert not missing, f"the tutorials import modules dev/lab.sh does not install: {missing}"
 
 
 def test_readme_has_the_binder_badge_and_still_exactly_two_commands() -> None:
