@@ -80,8 +80,10 @@ class CondorJob:
                 "(machine restarted?); submit the cell again"
             )
         result = self.result() if status.finished else None
-        if result is None or result.get("status") == "ok":
-            return None if status.state != "failed" else f"job {self.name} {status}"
+        if result is None or result.get("status") in ("ok", "running"):
+            if status.state != "failed":
+                return None
+            return f"job {self.name} {status} without a result: see %condor log {self.name}"
         if result.get("status") == "error":
             return f"job {self.name} failed on the execute node:\n{result.get('traceback', '')}"
         return f"job {self.name}: {result.get('message', result.get('status'))}"

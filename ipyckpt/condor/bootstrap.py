@@ -28,6 +28,7 @@ CHECKPOINT = "ipyckpt-ckpt"
 OUTPUTS = "ipyckpt-outputs"
 RESULT = "ipyckpt-result.json"
 EXIT_MISSING_DEPENDENCY = 3
+EXIT_INTERNAL_ERROR = 4  # may be transient (e.g. a full disk): max_retries applies
 NEEDED = ("ipyckpt", "dill", "blake3")
 
 
@@ -77,9 +78,17 @@ def main() -> int:
         write_result({"status": "missing-dependency", "message": message, "missing": missing})
         print(f"ipyckpt job: {message}", file=sys.stderr)
         return EXIT_MISSING_DEPENDENCY
-    from ipyckpt.condor.runner import main as run
+    try:
+        from ipyckpt.condor.runner import main as run
 
-    return run()
+        return run()
+    except Exception:  # a bug or a broken installation, not the user's cell: say so
+        import traceback
+
+        text = traceback.format_exc()
+        print(text, file=sys.stderr)
+        write_result({"status": "internal-error", "message": f"ipyckpt failed:\n{text}"})
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

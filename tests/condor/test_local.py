@@ -102,14 +102,13 @@ def test_sigkill_at_random_moments_loses_at_most_one_interval(jobs_dir: Path) ->
     kills = 0
     for _ in range(30):  # 30 seeded trials: SIGKILL whatever run is current at a random moment
         time.sleep(rng.uniform(0.05, 0.4))
-        if job.status().finished:
-            break
+        assert not job.status().finished, "the job is too short for 30 trials"
         try:
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
             kills += 1
         except (ProcessLookupError, ValueError):
-            pass
-    assert kills >= 25
+            pass  # between two runs (the checkpoint is being spooled): nothing to kill
+    assert kills >= 15
     _check_loop_result(job, 400)
     assert job.status().retries >= kills * 0.7, (job.status(), kills)
     last = 0
@@ -344,3 +343,19 @@ def test_local_backend_refuses_container_images(jobs_dir: Path) -> None:
     with pytest.raises(ValueError, match="image= needs a pool"):
         _submit(jobs_dir, "x = 1\n", image="docker://python:3.11")
     assert not jobs_dir.exists() or not any(jobs_dir.iterdir())
+
+
+def test_broken_installation_on_the_execute_node_is_reported(
+    jobs_dir: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "dill.py").write_text("raise RuntimeError('broken dill installation')\n")
+    python = tmp_path / "python-with-broken-dill"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={broken} exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    job = _submit(jobs_dir, "x = 1\n", python=str(python), max_retries=1)
+    status = job.wait(timeout=60)
+    assert (status.state, status.exit_code, status.retries) == ("failed", 4, 1), job.log()
+    problem = job.problem() or ""
+    assert "ipyckpt failed" in problem and "RuntimeError: broken dill installation" in problem

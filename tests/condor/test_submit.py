@@ -93,7 +93,8 @@ def test_sizes_are_checked() -> None:
 
 
 def test_bootstrap_matches_payload() -> None:
-    for name in ("KEY", "CHECKPOINT", "OUTPUTS", "RESULT", "EXIT_MISSING_DEPENDENCY"):
+    names = ("KEY", "CHECKPOINT", "OUTPUTS", "RESULT", "EXIT_MISSING_DEPENDENCY")
+    for name in (*names, "EXIT_INTERNAL_ERROR"):
         assert getattr(bootstrap, name) == getattr(p, name)
     key = p.new_key()
     assert p.unseal(key, bootstrap.seal(key, {"a": [1, "x"]}), "doc") == {"a": [1, "x"]}
