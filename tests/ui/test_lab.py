@@ -144,6 +144,10 @@ def test_checkpoint_restart_restore_and_panel(lab: Lab, page: Any) -> None:
     oldest = panel.locator("[data-generation='1']")
     oldest.locator("summary").click()
     oldest.locator("[data-ipyckpt='var-1-x']").check()
+    for close in page.locator(".Toastify__toast .jp-toast-button, .Toastify__close-button").all():
+        if close.is_visible() and "close" in (close.get_attribute("title") or "").lower():
+            close.click()
+    page.wait_for_timeout(800)
     shot(panel, "panel.png")
     shot(page, "panel-full.png")
     assert panel.locator("[data-ipyckpt='restore-1']").inner_text() == "Restore 1 variable"
