@@ -23,8 +23,13 @@ from ipyckpt.errors import IpyckptError
 SUBCOMMANDS = ("status", "wait", "fetch", "log", "rm", "vacate")
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise UsageError(f"%condor: {message}; usage: %condor {'|'.join(SUBCOMMANDS)} [NAME]")
+
+
 def _line_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="%condor", add_help=False, exit_on_error=False)
+    parser = _Parser(prog="%condor", add_help=False)
     parser.add_argument("command", choices=SUBCOMMANDS)
     parser.add_argument("name", nargs="?")
     parser.add_argument("--timeout", type=float, default=None)
@@ -131,12 +136,7 @@ class CondorMagics(Magics):
     @line_magic("condor")  # type: ignore[arg-type]
     def condor_line(self, line: str) -> Any:
         """%condor status|wait|fetch|log|rm|vacate [NAME] [--timeout S] (default: newest job)."""
-        try:
-            args = self._parser.parse_args(line.split())
-        except (argparse.ArgumentError, SystemExit) as exc:
-            raise UsageError(
-                f"%condor: {exc}; usage: %condor {'|'.join(SUBCOMMANDS)} [NAME]"
-            ) from None
+        args = self._parser.parse_args(line.split())
         from ipyckpt.condor import api
         from ipyckpt.condor.jobs import NoSuchJob
 
@@ -173,6 +173,8 @@ class CondorMagics(Magics):
         result = job.result() or {}
         for name, why in sorted(result.get("skipped", {}).items()):
             text += f"\n  not returned {name}: {why}"
+        if result.get("value") is not None:
+            text += f"\n  the cell's last expression was: {result['value']}"
         if result.get("not_defined"):
             text += f"\n  not defined at the end of the cell: {', '.join(result['not_defined'])}"
         print(text)

@@ -73,6 +73,9 @@ def test_usage_errors_and_no_bindings_hint(open_kernel: Any) -> None:
     hint = kernel.run("%%condor backend=schedd\nx = 1\n", allow_error=True)
     assert hint.error is not None and hint.error["ename"] == "BindingsMissing"
     assert "pip install 'ipyckpt[condor]'" in hint.error["evalue"]
+    usage = kernel.run("%condor frobnicate")
+    assert "UsageError: %condor: argument command: invalid choice: 'frobnicate'" in usage.stderr
+    assert "usage: %condor status|wait|fetch|log|rm|vacate [NAME]" in usage.stderr
     kernel.run("%unload_ext ipyckpt")
     gone = kernel.run("%condor status")
     assert "UsageError: Line magic function `%condor` not found" in gone.stderr, gone.stderr
