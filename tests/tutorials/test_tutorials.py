@@ -42,7 +42,8 @@ EXPECTED = {
         "numbers: cannot pickle 'generator'",
         "(exit code -9)",
         "ipyckpt: resumed at statement 3, iteration",
-        "trigger 'sigterm'",
+        "(sigterm) at statement 3, iteration",
+        "child | state checkpoint",
     ],
     "03-how-often-to-checkpoint": [
         "tutorial 03 complete",
