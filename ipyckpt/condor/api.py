@@ -1,10 +1,9 @@
-"""The Python API under ``%%condor``: :func:`submit_cell` and the :class:`CondorJob` handle."""
+"""The Python API under ``%%condor``: :func:`submit_cell`, :func:`list_jobs`, :func:`get_job`."""
 
 from __future__ import annotations
 
 import shutil
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,123 +11,12 @@ from typing import Any
 from ipyckpt.condor import jobs, submit
 from ipyckpt.condor import payload as p
 from ipyckpt.condor.analysis import cell_names
-from ipyckpt.condor.jobs import JobRecord, JobStatus
+from ipyckpt.condor.handle import CondorJob
+from ipyckpt.condor.jobs import JobRecord
 from ipyckpt.condor.submit import Resources
 
 BACKENDS = ("local", "schedd")
 INPUT = "input"
-
-
-class CondorJob:
-    """A submitted cell: status, wait, fetch, log, remove, vacate."""
-
-    def __init__(self, record: JobRecord) -> None:
-        self.record = record
-
-    @property
-    def name(self) -> str:
-        """The job's name (``name=`` or ``job-N``)."""
-        return self.record.name
-
-    @property
-    def backend_label(self) -> str:
-        """``schedd`` or ``local emulation``."""
-        return "local emulation" if self.record.backend == "local" else "schedd"
-
-    def status(self) -> JobStatus:
-        """The job's state, from its user log (``lost`` if the local supervisor died)."""
-        status = jobs.summarize(jobs.read_events(self.record.log))
-        if self.record.backend == "local" and not status.finished and status.state != "held":
-            from ipyckpt.condor import local
-
-            if not local.supervisor_alive(self.record):
-                # re-read: the supervisor may have logged the final event just before exiting
-                status = jobs.summarize(jobs.read_events(self.record.log))
-                if not status.finished and status.state != "held":
-                    status.state = "lost"
-        return status
-
-    def __repr__(self) -> str:
-        return f"{self.name} (cluster {self.record.cluster}, {self.backend_label}): {self.status()}"
-
-    def wait(self, timeout: float | None = None, poll: float = 0.2) -> JobStatus:
-        """Block until the job is done, failed, removed or held; TimeoutError after ``timeout``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            status = self.status()
-            if status.finished or status.state in ("held", "lost"):
-                return status
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.name} is still {status} after {timeout} s")
-            time.sleep(poll)
-
-    def result(self) -> dict[str, Any] | None:
-        """The job's signed result document (None until it came back); refuses forgeries."""
-        path = self.record.path / p.RESULT
-        if not path.exists():
-            return None
-        return p.unseal(bytes.fromhex(self.record.key), path.read_bytes(), f"{path}")
-
-    def problem(self) -> str | None:
-        """Why the job did not succeed, in words (traceback, missing dependency, hold), or None."""
-        status = self.status()
-        if status.state == "held":
-            return f"job {self.name} is held: {status.hold_reason}"
-        if status.state == "lost":
-            return (
-                f"job {self.name} is lost: the local emulation's supervisor process is gone "
-                "(machine restarted?); submit the cell again"
-            )
-        result = self.result() if status.finished else None
-        if result is None or result.get("status") in ("ok", "running"):
-            if status.state != "failed":
-                return None
-            return f"job {self.name} {status} without a result: see %condor log {self.name}"
-        if result.get("status") == "error":
-            return f"job {self.name} failed on the execute node:\n{result.get('traceback', '')}"
-        return f"job {self.name}: {result.get('message', result.get('status'))}"
-
-    def fetch(self) -> dict[str, Any]:
-        """The returned variables (signed by this job's key, same versions); raises otherwise."""
-        status = self.status()
-        if status.state != "done":
-            problem = self.problem()
-            raise p.JobFailed(problem or f"job {self.name} is {status}: nothing to fetch yet")
-        result = self.result()
-        if result is None or result.get("status") != "ok":
-            raise p.JobFailed(self.problem() or f"job {self.name} returned no result")
-        mismatch = p.version_problem(result.get("versions", {}), "the execute node")
-        if mismatch:
-            raise p.VersionMismatch(mismatch)
-        outputs = p.store(self.record.path / p.OUTPUTS, bytes.fromhex(self.record.key))
-        p.check_store_versions(outputs, "the execute node")
-        values: dict[str, Any] = outputs.load().values
-        return values
-
-    def log(self) -> str:
-        """The user log and the tail of the job's stderr."""
-        text = self.record.log.read_text() if self.record.log.exists() else "(no events yet)\n"
-        err = self.record.path / self.record.description["error"]
-        if err.exists() and err.stat().st_size:
-            tail = err.read_text(errors="replace").splitlines()[-20:]
-            text += "--- stderr (last 20 lines) ---\n" + "\n".join(tail) + "\n"
-        return text
-
-    def _act(self, action: str) -> None:
-        if self.record.backend == "local":
-            from ipyckpt.condor import local
-
-            local.request(self.record, "rm" if action == "Remove" else "vacate")
-        else:
-            submit.schedd_act(int(self.record.cluster or 0), action)
-
-    def remove(self) -> None:
-        """Remove the job from the queue (``condor_rm``)."""
-        self._act("Remove")
-
-    def vacate(self) -> None:
-        """Evict the job: it restarts from its last checkpoint (``condor_vacate_job``)."""
-        self._act("Vacate")
 
 
 def _prepare_inputs(folder: Path, spec: dict[str, Any], values: dict[str, Any]) -> list[str]:
