@@ -24,6 +24,7 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parents[2]
 TUTORIALS = REPO / "tutorials"
 NOTEBOOKS = sorted(p.stem for p in TUTORIALS.glob("[0-9][0-9]-*.ipynb"))
+STRIP = "strip it: jupyter nbconvert --clear-output --inplace tutorials/*.ipynb"
 
 #: Lines each notebook's output must contain: its final check, and the things it demonstrates.
 EXPECTED = {
@@ -168,8 +169,8 @@ def test_tutorial_is_stored_clean_and_shaped(name: str) -> None:
     nbformat.validate(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [], f"{name}: a cell has outputs: {cell.source[:60]!r}"
-            assert cell.execution_count is None, f"{name}: execution count {cell.source[:60]!r}"
+            assert cell.outputs == [], f"{name}: a cell has outputs ({STRIP}): {cell.source[:60]!r}"
+            assert cell.execution_count is None, f"{name}: execution count ({STRIP})"
     assert nb.cells[0].cell_type == "markdown" and "**Goal:**" in nb.cells[0].source
     number = int(name[:2])
     assert nb.cells[0].source.startswith(f"# {number}. ")
