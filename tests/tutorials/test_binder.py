@@ -150,6 +150,11 @@ def test_readme_has_the_binder_badge_and_still_exactly_two_commands() -> None:
     assert "## Tutorials" in readme
     badge = f"[![Binder](https://mybinder.org/badge_logo.svg)]({BINDER_URL})"
     assert badge in readme
+    # Binder's file browser starts in the Dockerfile's WORKDIR, the repository's copy
+    workdirs = [rest for keyword, rest in _instructions() if keyword == "WORKDIR"]
+    assert workdirs[-1:] == ["/home/jovyan/ipyckpt"], workdirs
+    opened = BINDER_URL.partition("?urlpath=lab/tree/")[2]
+    assert (REPO / opened).is_file(), f"the badge opens {opened}, which does not exist"
     shell_blocks = re.findall(r"```(?:bash|sh|shell|console)\n(.*?)```", readme, re.S)
     commands = [
         line.strip()
