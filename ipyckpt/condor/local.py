@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ipyckpt.condor import submit
 from ipyckpt.condor.eventlog import EventWriter
-from ipyckpt.condor.jobs import JobRecord, read_events, summarize
+from ipyckpt.condor.jobs import TERMINAL, JobRecord, read_events, summarize
 
 POLL_S = 0.05
 LOCAL = "local"  # <job dir>/local/: spool, execute, requests, pids
@@ -47,11 +47,13 @@ def request(record: JobRecord, action: str) -> None:
     A held job has no supervisor any more: removing it logs the abort directly, as the schedd
     would.
     """
-    held = summarize(read_events(record.log)).state == "held"  # its supervisor has stopped
-    if held or not supervisor_alive(record):
-        if action == "rm":
-            EventWriter(record.log, record.cluster or 0).aborted("via %condor rm (held job)")
+    state = summarize(read_events(record.log)).state
+    if state == "held" or not supervisor_alive(record):  # no supervisor to ask any more
+        if action == "rm" and state not in TERMINAL:
+            EventWriter(record.log, record.cluster or 0).aborted(f"via %condor rm ({state} job)")
         return
+    if action == "vacate" and state != "running":
+        return  # nothing to evict (a stale request would evict a later run)
     folder = record.path / LOCAL / "requests"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / action).touch()

@@ -271,6 +271,8 @@ def test_lost_supervisor_is_reported(jobs_dir: Path) -> None:
     status = job.wait(timeout=30)
     assert status.state == "lost"
     assert "supervisor process is gone" in (job.problem() or "")
+    job.remove()
+    assert job.status().state == "removed"
 
 
 def test_first_checkpoint_killed_before_its_marker_is_discarded(tmp_path: Path) -> None:
