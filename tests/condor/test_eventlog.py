@@ -62,3 +62,25 @@ def test_schedd_backend_without_a_pool_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(submit.ScheddUnavailable, match="use backend=local"):
         submit_cell("x = 1\n", {}, jobs_dir=root, backend="schedd", announce=lambda _: None)
     assert list(root.iterdir()) == []  # nothing left behind by the failed submit
+
+
+def test_status_of_a_real_pool_sequence() -> None:
+    """Input transfers and the final output transfer are not checkpoints (schedd logs)."""
+    ft = eventlog.FILE_TRANSFER
+    events = [
+        {"EventTypeNumber": eventlog.SUBMIT},
+        {"EventTypeNumber": ft, "Type": 1},
+        {"EventTypeNumber": ft, "Type": 2},
+        {"EventTypeNumber": ft, "Type": 3},
+        {"EventTypeNumber": eventlog.EXECUTE},
+        {"EventTypeNumber": ft, "Type": eventlog.OUT_STARTED},
+        {"EventTypeNumber": ft, "Type": eventlog.OUT_FINISHED},
+        {"EventTypeNumber": ft, "Type": eventlog.OUT_STARTED},
+        {"EventTypeNumber": ft, "Type": eventlog.OUT_FINISHED},
+    ]
+    running = jobs.summarize(events)
+    assert (running.state, running.checkpoints) == ("running", 2)
+    done = jobs.summarize([*events, {"EventTypeNumber": eventlog.TERMINATED, "ReturnValue": 0}])
+    assert (done.state, done.checkpoints, done.exit_code) == ("done", 1, 0)
+    held = jobs.summarize([*events, {"EventTypeNumber": eventlog.HELD, "HoldReason": "disk"}])
+    assert str(held) == "held (disk), checkpointed 2x"
