@@ -73,6 +73,46 @@ def test_real_submit_parser_24_12(tmp_path: Path, condor24: Path) -> None:
     assert ad["Iwd"] == str(tmp_path)
 
 
+#: The job ClassAd attribute each submit command turns into (24.12's parser): a misspelled key
+#: would be accepted silently, but its attribute would be missing from the ad.
+KEY_TO_ATTRIBUTE = {
+    "universe": "JobUniverse",
+    "executable": "Cmd",
+    "arguments": "Args",
+    "transfer_executable": "TransferExecutable",
+    "initialdir": "Iwd",
+    "transfer_input_files": "TransferInput",
+    "transfer_output_files": "TransferOutput",
+    "should_transfer_files": "ShouldTransferFiles",
+    "when_to_transfer_output": "WhenToTransferOutput",
+    "checkpoint_exit_code": "SuccessCheckpointExitCode",
+    "transfer_checkpoint_files": "TransferCheckpoint",
+    "max_retries": "JobMaxRetries",
+    "retry_until": "OnExitRemove",
+    "request_cpus": "RequestCpus",
+    "request_memory": "RequestMemory",
+    "request_disk": "RequestDisk",
+    "request_gpus": "RequestGPUs",
+    "container_image": "ContainerImage",
+    "job_max_vacate_time": "JobMaxVacateTime",
+    "log": "UserLog",
+    "output": "Out",
+    "error": "Err",
+    "submit_event_notes": "SubmitEventNotes",
+    "batch_name": "JobBatchName",
+}
+
+
+def test_every_allowed_key_reaches_the_job_ad(tmp_path: Path, condor24: Path) -> None:
+    assert set(KEY_TO_ATTRIBUTE) == submit.ALLOWED_KEYS
+    desc = _desc(tmp_path, image="docker://python:3.11")
+    assert set(desc) == submit.ALLOWED_KEYS  # with image= and gpus, every key is emitted
+    ad = job_ad(condor24, submit.as_text(desc))
+    missing = {k: a for k, a in KEY_TO_ATTRIBUTE.items() if a not in ad}
+    assert not missing, missing
+    assert ad["UserLog"] == str(tmp_path / "job.log") and ad["JobBatchName"] == "cell-17"
+
+
 def test_real_submit_parser_24_12_without_image(tmp_path: Path, condor24: Path) -> None:
     ad = job_ad(condor24, submit.as_text(_desc(tmp_path)))
     assert ad["Cmd"] == "/usr/bin/python3" and ad["Args"] == p.BOOTSTRAP
