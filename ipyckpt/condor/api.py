@@ -55,7 +55,11 @@ def submit_cell(
     """Submit ``code`` as a self-checkpointing HTCondor job (or to the local emulation).
 
     Inputs default to the names the cell reads that exist in ``namespace``; returned variables
-    default to the names it assigns. Returns at once with a :class:`CondorJob`.
+    default to the names it assigns (``announce`` is told what was chosen). ``every`` is the
+    checkpoint interval in seconds (None: no periodic checkpoints). ``python`` is the
+    interpreter path on the execute node (default: this one); ``grace`` bounds the snapshot on
+    SIGTERM and ``vacate_time`` the time before SIGKILL. Returns at once with a
+    :class:`CondorJob`; the job's files live in ``jobs_dir/<name>/``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend}: use backend=local or backend=schedd")
