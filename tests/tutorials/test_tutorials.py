@@ -117,14 +117,37 @@ def _state_dirs(name: str) -> list[Path]:
     return [store, store.parent / f"{store.name}.condor"]
 
 
+def _remove_state(name: str) -> list[Path]:
+    """Delete what a run left in the state dirs; stop its local jobs first. Return what was there."""
+    found = [p for p in _state_dirs(name) if p.exists()]
+    supervisors = list(_state_dirs(name)[1].glob("*/local/supervisor.pid"))
+    for pid_file in supervisors:  # ask each job's supervisor to remove its job, as condor_rm
+        (pid_file.parent / "requests").mkdir(exist_ok=True)
+        (pid_file.parent / "requests" / "rm").touch()
+    deadline = time.monotonic() + 30
+    while supervisors and time.monotonic() < deadline:
+        supervisors = [p for p in supervisors if _alive(p)]
+        time.sleep(0.1)
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def test_every_tutorial_has_expectations() -> None:
     assert sorted(EXPECTED) == NOTEBOOKS, "add the new notebook's expected lines to EXPECTED"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_tutorial_runs(name: str, tmp_path: Path, private_jupyter_dirs: Path) -> None:
-    for leftover in _state_dirs(name):  # from an earlier run that failed half-way
-        shutil.rmtree(leftover, ignore_errors=True)
+    _remove_state(name)  # from an earlier run that failed half-way
     before = _untracked(TUTORIALS)
     path = TUTORIALS / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
@@ -150,9 +173,7 @@ def test_tutorial_runs(name: str, tmp_path: Path, private_jupyter_dirs: Path) ->
     try:
         client.execute(env=env)
     finally:
-        leftovers = [p for p in _state_dirs(name) if p.exists()]
-        for leftover in leftovers:
-            shutil.rmtree(leftover, ignore_errors=True)
+        leftovers = _remove_state(name)
     seconds = time.monotonic() - started
     text = _text(nb)
     missing = [line for line in EXPECTED[name] if line not in text]
