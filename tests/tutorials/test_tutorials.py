@@ -199,6 +199,7 @@ def test_tutorial_is_stored_clean_and_shaped(name: str) -> None:
     assert 'QUICK = os.environ.get("IPYCKPT_TUTORIAL_QUICK") == "1"' in code[0]
     assert nb.cells[-1].cell_type == "markdown"
     assert nb.cells[-1].source.startswith("## What you learned")
-    links = re.findall(r"\]\(([^)]+\.ipynb)\)", "\n".join(c.source for c in nb.cells))
-    for link in links:
-        assert (TUTORIALS / link).is_file(), f"{name} links to a missing notebook {link}"
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for link in re.findall(r"\]\(([^)#]+)\)", markdown):  # next notebooks, screenshots
+        if not link.startswith(("http://", "https://")):
+            assert (TUTORIALS / link).is_file(), f"{name} links to a missing file {link}"
