@@ -141,11 +141,20 @@ class Store:
         elif self.directory.exists():
             if not self.directory.is_dir():
                 raise StoreFormatError(f"{self.directory} is a file, not a checkpoint store")
-            if any(self.directory.iterdir()):
+            if any(self.directory.iterdir()) and not self._unfinished_layout():
                 raise StoreFormatError(
                     f"{self.directory} is not an ipyckpt checkpoint store (it has no {MARKER} "
                     "but is not empty); choose a new or empty directory"
                 )
+
+    def _unfinished_layout(self) -> bool:
+        """True if the directory is what a first save killed before the marker leaves behind:
+        only the store's own sub-directories and lock, and no generation."""
+        names = {p.name for p in self.directory.iterdir()}
+        if not names <= {_GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK}:
+            return False
+        gen_dir = self._path(_GEN_DIR)
+        return not (gen_dir.is_dir() and any(gen_dir.iterdir()))
 
     def _check_marker(self, marker: Path) -> None:
         try:
@@ -443,6 +452,16 @@ class Store:
         except CheckpointCorrupt as exc:
             return str(exc)
         return None
+
+    def delete(self, generation: int) -> GcReport:
+        """Delete one generation and every blob that no remaining generation uses."""
+        with self._lock(exclusive=True):
+            if generation not in self.generation_ids():
+                raise NoCheckpoint(
+                    f"state checkpoint generation {generation} does not exist in {self.directory}"
+                )
+            self._gen_path(generation).unlink()
+            return self._collect(keep=len(self.generation_ids()))
 
     def gc(self, keep: int | None = None) -> GcReport:
         """Remove generations beyond the newest ``keep`` and every blob none of the rest uses."""

@@ -81,17 +81,7 @@ def delete_generation(directory: Path, generation: int) -> dict[str, Any]:
     """Delete one generation (its manifest) and every blob no remaining generation uses."""
     from ipyckpt.store import Store
 
-    store = Store(directory, lock_timeout=LOCK_TIMEOUT_S)
-    if generation not in store.generation_ids():
-        raise NoCheckpoint(
-            f"state checkpoint generation {generation} does not exist in {directory}"
-        )
-    # Store has no public delete yet: with the store's lock held, unpublish the manifest (a
-    # generation exists iff its manifest does), then collect blobs without dropping any other
-    # generation.
-    with store._lock(exclusive=True):
-        store._gen_path(generation).unlink(missing_ok=True)
-        report = store._collect(keep=len(store.generation_ids()))
+    report = Store(directory, lock_timeout=LOCK_TIMEOUT_S).delete(generation)
     return {
         "deleted": generation,
         "removed_blobs": report.removed_blobs,

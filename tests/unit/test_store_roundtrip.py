@@ -285,3 +285,30 @@ def test_empty_store_has_no_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(NoCheckpoint, match="no state checkpoint"):
         store.load()
     assert not (tmp_path / "nothing").exists(), "reading never creates a store"
+
+
+def test_delete_one_generation_keeps_blobs_others_use(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s", keep=5)
+    shared = np.arange(50_000.0)
+    store.save({"a": shared, "b": np.ones(40_000)})
+    store.save({"a": shared, "b": np.zeros(40_000)})
+    report = store.delete(2)
+    assert store.generation_ids() == [1]
+    assert report.removed_blobs >= 1  # generation 2's own zeros and segment
+    restored = store.load().values
+    assert np.array_equal(restored["a"], shared) and restored["b"][0] == 1.0
+    with pytest.raises(NoCheckpoint, match="generation 7 does not exist"):
+        store.delete(7)
+
+
+def test_a_first_save_killed_before_the_marker_leaves_a_usable_directory(tmp_path: Path) -> None:
+    unfinished = tmp_path / "s"
+    for sub in ("generations", "blobs/ab", "tmp"):
+        (unfinished / sub).mkdir(parents=True)
+    (unfinished / "tmp" / "blob.0123.tmp").write_bytes(b"half")
+    Store(unfinished).save({"x": 1})
+    assert Store(unfinished).load().values == {"x": 1}
+    (tmp_path / "t" / "generations").mkdir(parents=True)
+    (tmp_path / "t" / "generations" / "00000001.json").write_text("{}")
+    with pytest.raises(StoreFormatError, match="not an ipyckpt checkpoint store"):
+        Store(tmp_path / "t")
