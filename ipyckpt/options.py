@@ -7,6 +7,7 @@ be written ``--every 1h`` or ``--every=1h``.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ipyckpt.durations import parse_duration
@@ -42,7 +43,13 @@ class CellOptions:
     resume: bool = True
 
 
-def _pairs(line: str) -> list[tuple[str, str]]:
+def key_value_pairs(
+    line: str, keys: Collection[str], usage: str, error: type[Exception]
+) -> list[tuple[str, str]]:
+    """Split a magic's line into ``(key, value)`` pairs: ``key=value`` or ``--key value``.
+
+    Raises ``error`` (with ``usage``) for a stray word or a key not in ``keys``.
+    """
     tokens = shlex.split(line)
     pairs: list[tuple[str, str]] = []
     i = 0
@@ -54,9 +61,9 @@ def _pairs(line: str) -> list[tuple[str, str]]:
             key, value = token, tokens[i + 1]
             i += 1
         else:
-            raise OptionError(f"unexpected argument {tokens[i]!r}; usage: {USAGE}")
-        if key not in _KEYS:
-            raise OptionError(f"unknown option {key!r}; usage: {USAGE}")
+            raise error(f"unexpected argument {tokens[i]!r}; usage: {usage}")
+        if key not in keys:
+            raise error(f"unknown option {key!r}; usage: {usage}")
         pairs.append((key, value))
         i += 1
     return pairs
@@ -65,7 +72,7 @@ def _pairs(line: str) -> list[tuple[str, str]]:
 def parse_cell_options(line: str) -> CellOptions:
     """Parse the arguments of ``%%checkpoint``; raise OptionError with an example if bad."""
     values: dict[str, object] = {}
-    for key, value in _pairs(line):
+    for key, value in key_value_pairs(line, _KEYS, USAGE, OptionError):
         if key in values:
             raise OptionError(f"{key}= is given twice; usage: {USAGE}")
         values[key] = _convert(key, value)

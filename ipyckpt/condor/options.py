@@ -6,13 +6,13 @@ request_gpus=N image=CONTAINER max_retries=N backend=schedd|local``; ``--key val
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
 from ipyckpt.condor.jobs import check_job_name
 from ipyckpt.condor.submit import check_size
 from ipyckpt.durations import parse_duration
 from ipyckpt.namespace import parse_name_list
+from ipyckpt.options import key_value_pairs
 
 USAGE = (
     "%%condor [name=NAME] [vars=a,b] [returns=x,y] [every=30m] [request_cpus=N] "
@@ -56,25 +56,6 @@ class CondorOptions:
     backend: str | None = None
 
 
-def _pairs(line: str) -> list[tuple[str, str]]:
-    tokens = shlex.split(line)
-    pairs, i = [], 0
-    while i < len(tokens):
-        token = tokens[i].removeprefix("--")
-        if "=" in token:
-            key, value = token.split("=", 1)
-        elif tokens[i].startswith("--") and i + 1 < len(tokens):
-            key, value = token, tokens[i + 1]
-            i += 1
-        else:
-            raise CondorOptionError(f"unexpected argument {tokens[i]!r}; usage: {USAGE}")
-        if key not in _KEYS:
-            raise CondorOptionError(f"unknown option {key!r}; usage: {USAGE}")
-        pairs.append((key, value))
-        i += 1
-    return pairs
-
-
 def _convert(key: str, value: str) -> object:
     if key in ("vars", "returns"):
         return parse_name_list(value)
@@ -102,7 +83,7 @@ def _convert(key: str, value: str) -> object:
 def parse_condor_options(line: str) -> CondorOptions:
     """Parse the arguments of ``%%condor``; raise CondorOptionError saying what to write."""
     values: dict[str, object] = {}
-    for key, value in _pairs(line):
+    for key, value in key_value_pairs(line, _KEYS, USAGE, CondorOptionError):
         if key in values:
             raise CondorOptionError(f"{key}= is given twice; usage: {USAGE}")
         try:

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -135,26 +134,6 @@ def store(directory: Path, key: bytes, keep: int = 2) -> Any:
     from ipyckpt.store import Store
 
     return Store(directory, keep=keep, key=key)
-
-
-def clear_unfinished_store(directory: Path) -> bool:
-    """Empty ``directory`` if a first save was killed before publishing the store marker.
-
-    Such a directory holds no generation (the marker is written before any), but ``Store``
-    refuses a non-empty directory without a marker; the job starts from its inputs instead.
-    """
-    from ipyckpt.store import MARKER
-
-    if not directory.is_dir() or (directory / MARKER).exists() or not any(directory.iterdir()):
-        return False
-    if any((directory / "generations").glob("*.json")):
-        return False  # not ours to judge: let Store report it
-    for entry in directory.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    return True
 
 
 def check_store_versions(st: Any, where: str) -> None:

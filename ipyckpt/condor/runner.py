@@ -78,8 +78,6 @@ class CellJob:
 
     def restore(self) -> ResumePoint | None:
         """Fill the namespace from the newest checkpoint, else from the inputs."""
-        if p.clear_unfinished_store(self.sandbox / p.CHECKPOINT):
-            _say("the first checkpoint was interrupted before it was published: discarded it")
         ckpt = p.store(self.sandbox / p.CHECKPOINT, self.key)
         if ckpt.generation_ids():
             p.check_store_versions(ckpt, "the checkpoint")
