@@ -17,20 +17,17 @@ keep their hash, so they are not written again.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import blake3
-
 from ipyckpt import fsio, manifest, signing
+from ipyckpt.blobwriter import BUFFER_READERS, BlobWriter, content_hash
 from ipyckpt.errors import (
     CheckpointCorrupt,
     CheckpointUntrusted,
@@ -39,7 +36,7 @@ from ipyckpt.errors import (
     StoreFormatError,
 )
 from ipyckpt.locking import locked
-from ipyckpt.manifest import Manifest, Segment, VariableEntry
+from ipyckpt.manifest import Manifest, Segment
 from ipyckpt.reports import (
     GcReport,
     GenerationInfo,
@@ -48,9 +45,9 @@ from ipyckpt.reports import (
     SaveReport,
     VerifyReport,
 )
+from ipyckpt.saveplan import assemble_manifest, check_names, plan_save
 from ipyckpt.serialize import (
     BlobRef,
-    PickledVariable,
     needed_indices,
     pickle_variables,
     unpickle_variables,
@@ -60,32 +57,6 @@ MARKER = "ipyckpt-store.json"
 _GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK = "generations", "blobs", "tmp", "lock"
 _GEN_FILE = re.compile(r"^(\d{8,})\.json$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-_THREADED_HASH_MIN = 4 << 20
-BUFFER_WRITERS = BUFFER_READERS = (
-    2  # threads hashing and writing buffers while the next variable is pickled
-)
-
-
-def content_hash(data: memoryview | bytes | bytearray) -> str:
-    """blake3 hex digest; large inputs are hashed on several threads (the GIL is released)."""
-    threads = blake3.blake3.AUTO if len(data) >= _THREADED_HASH_MIN else 1
-    return str(blake3.blake3(data, max_threads=threads).hexdigest())
-
-
-def _valid_name(name: object) -> bool:
-    return isinstance(name, str) and name.isidentifier()
-
-
-def check_names(names: Iterable[str]) -> list[str]:
-    """Validate variable names given by a caller; reject path-like or non-identifier names."""
-    out = list(names)
-    bad = [n for n in out if not _valid_name(n)]
-    if bad:
-        raise ValueError(
-            f"not valid variable names: {', '.join(map(repr, bad))} "
-            "(names must be Python identifiers: no path separators, dots or '..')"
-        )
-    return out
 
 
 class Store:
@@ -282,12 +253,15 @@ class Store:
     ) -> SaveReport:
         previous = self._newest_trusted_manifest()
         generation = max(self.generation_ids(), default=0) + 1
-        items, skipped, deleted = _plan(namespace, wanted, previous)
-        with _BlobWriter(self, progress) as writer:
+        items, skipped, deleted = plan_save(namespace, wanted, previous)
+        blob_dir = self._path(_BLOB_DIR)
+        with BlobWriter(self._path(_TMP_DIR), blob_dir, self._blob_path, progress) as writer:
             records, failed = pickle_variables(items, writer)
             skipped.update(failed)
             segment = writer.finish_segment(records)
-            m = _assemble(generation, trigger, info, previous, wanted, segment, skipped, deleted)
+            m = assemble_manifest(
+                generation, trigger, info, previous, wanted, segment, skipped, deleted
+            )
             m.bytes_written = writer.bytes_written
             m.duration = time.perf_counter() - started
             m.versions = manifest.runtime_versions()
@@ -490,58 +464,6 @@ class Store:
         return GcReport(removed, count, freed)
 
 
-def _plan(
-    namespace: Mapping[str, object], wanted: list[str] | None, previous: Manifest | None
-) -> tuple[list[tuple[str, object]], dict[str, str], list[str]]:
-    """Which (name, value) pairs to pickle, which names to skip and which were deleted."""
-    skipped: dict[str, str] = {}
-    if wanted is None:
-        keys = list(namespace)
-        for key in keys:
-            if not _valid_name(key):
-                skipped[str(key)] = "not a valid Python identifier"
-        items = [(k, namespace[k]) for k in keys if _valid_name(k)]
-        old = set(previous.variables) if previous else set()
-        deleted = sorted(old - set(keys))
-        return items, skipped, deleted
-    items = [(n, namespace[n]) for n in wanted if n in namespace]
-    missing = [n for n in wanted if n not in namespace]
-    had = set(previous.variables) if previous else set()
-    deleted = sorted(n for n in missing if n in had)
-    skipped.update({n: "not defined" for n in missing if n not in had})
-    return items, skipped, deleted
-
-
-def _assemble(
-    generation: int,
-    trigger: str,
-    info: dict[str, Any],
-    previous: Manifest | None,
-    wanted: list[str] | None,
-    segment: tuple[str, Segment] | None,
-    skipped: dict[str, str],
-    deleted: list[str],
-) -> Manifest:
-    """The new manifest: the new segment plus, for a partial save, what is carried forward."""
-    m = Manifest(generation, time.time(), trigger, info=info, deleted=deleted)
-    if previous is not None and wanted is not None:
-        keep = {n: e for n, e in previous.variables.items() if n not in wanted}
-        m.variables.update(keep)
-        m.segments.update({e.segment: previous.segments[e.segment] for e in keep.values()})
-        m.skipped.update({n: r for n, r in previous.skipped.items() if n not in wanted})
-    if segment is not None:
-        sid, seg = segment
-        m.segments[sid] = seg
-        for i, rec in enumerate(seg.records):
-            m.variables[rec.name] = VariableEntry(sid, i, generation)
-    m.skipped.update(skipped)
-    return m
-
-
-def _write_to(fd: int, *, data: memoryview) -> None:
-    fsio.write_all(fd, data)
-
-
 def _no_usable_generation(directory: Path, refusals: list[Exception]) -> Exception:
     detail = "\n  ".join(str(e) for e in refusals)
     kinds = {type(e) for e in refusals}
@@ -565,117 +487,3 @@ def _info(m: Manifest, problem: str | None) -> GenerationInfo:
         sizes=sizes,
         info=dict(m.info),
     )
-
-
-class _BlobWriter:
-    """The :class:`SegmentSink` of one save: streams the segment, stores buffers as blobs.
-
-    Everything goes to ``tmp/`` first; on error, the temporary files and the blobs this save
-    created are removed, so a failed save leaves the store as it was.
-    """
-
-    def __init__(self, store: Store, progress: Callable[[int], None] | None) -> None:
-        self.store = store
-        self.tmp = store._path(_TMP_DIR)
-        self.created: list[Path] = []
-        self.dirs: set[Path] = set()
-        self.bytes_written = 0
-        self.progress = progress
-        self.fd, self.segment_path = fsio.create_temp(self.tmp, "segment")
-        self.offset = 0
-        self.hasher = blake3.blake3()
-        self.pool = ThreadPoolExecutor(max_workers=BUFFER_WRITERS, thread_name_prefix="ipyckpt")
-        self.pending: list[Future[None]] = []
-        self.report_lock = threading.Lock()
-        self.owner = threading.current_thread()
-
-    def __enter__(self) -> _BlobWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        with contextlib.suppress(BaseException):
-            self._wait_for_buffers()  # no background write may outlive the save
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
-        with contextlib.suppress(OSError):
-            self.segment_path.unlink()
-        if exc_type is not None:
-            for path in self.created:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-
-    def _report(self, n: int) -> None:
-        with self.report_lock:
-            self.bytes_written += n
-        if self.progress is not None and threading.current_thread() is self.owner:
-            self.progress(self.bytes_written)  # progress display runs in the saving thread
-
-    def write_pickle(self, data: memoryview) -> int:
-        start = self.offset
-        fsio.write_all(self.fd, data)
-        self.hasher.update(data)
-        self.offset += len(data)
-        self._report(len(data))
-        return start
-
-    def write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
-        if buffers:
-            self.pending.append(self.pool.submit(self._write_buffers, buffers, refs))
-
-    def _write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
-        """Worker thread: hash and store each buffer (both release the GIL)."""
-        for data in buffers:
-            ref = BlobRef(content_hash(data), data.nbytes)
-            self._store(ref, functools.partial(_write_to, data=data))
-            refs.append(ref)
-
-    def _wait_for_buffers(self) -> None:
-        """Wait for every background buffer write; re-raise the first failure."""
-        pending, self.pending = self.pending, []
-        errors = [f.exception() for f in pending]
-        self.pool.shutdown(wait=True)
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first
-
-    def _store(self, ref: BlobRef, write: Callable[[int], object]) -> None:
-        final = self.store._blob_path(ref.hash)
-        with contextlib.suppress(FileNotFoundError):
-            if final.stat().st_size == ref.size:
-                return  # content-addressed: already stored by an earlier save
-        fsio.make_private_dir(final.parent)
-        fd, temp = fsio.create_temp(self.tmp, "blob")
-        try:
-            write(fd)
-            fsio.publish(fd, temp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-            temp.unlink(missing_ok=True)
-            raise
-        self.created.append(final)
-        self.dirs.add(final.parent)
-        self._report(ref.size)
-
-    def finish_segment(self, records: list[PickledVariable]) -> tuple[str, Segment] | None:
-        """Publish the segment pickle as a blob and make every new blob durable."""
-        self._wait_for_buffers()
-        segment = None
-        if records:
-            ref = BlobRef(str(self.hasher.hexdigest()), self.offset)
-            final = self.store._blob_path(ref.hash)
-            if final.exists() and final.stat().st_size == ref.size:
-                os.close(self.fd)
-            else:
-                fsio.make_private_dir(final.parent)
-                fsio.publish(self.fd, self.segment_path, final)
-                self.created.append(final)
-                self.dirs.add(final.parent)
-            self.fd = -1
-            segment = (ref.hash, Segment(ref, records))
-        for directory in self.dirs:
-            fsio.fsync_dir(directory)
-        fsio.fsync_dir(self.store._path(_BLOB_DIR))
-        return segment

@@ -1,0 +1,156 @@
+"""Writing one save's blobs: the streamed pickle segment and the out-of-band buffers.
+
+Every blob is written to ``tmp/``, fsynced and renamed to its content-addressed name; buffers
+are hashed and written by background threads while the next variable is pickled. On error, the
+temporary files and the blobs this save created are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import blake3
+
+from ipyckpt import fsio
+from ipyckpt.manifest import Segment
+from ipyckpt.serialize import BlobRef, PickledVariable
+
+_THREADED_HASH_MIN = 4 << 20
+BUFFER_WRITERS = BUFFER_READERS = 2  # threads moving buffers while the main thread pickles
+
+
+def content_hash(data: memoryview | bytes | bytearray) -> str:
+    """blake3 hex digest; large inputs are hashed on several threads (the GIL is released)."""
+    threads = blake3.blake3.AUTO if len(data) >= _THREADED_HASH_MIN else 1
+    return str(blake3.blake3(data, max_threads=threads).hexdigest())
+
+
+def _write_to(fd: int, *, data: memoryview) -> None:
+    fsio.write_all(fd, data)
+
+
+class BlobWriter:
+    """The :class:`SegmentSink` of one save: streams the segment, stores buffers as blobs.
+
+    Everything goes to ``tmp/`` first; on error, the temporary files and the blobs this save
+    created are removed, so a failed save leaves the store as it was.
+    """
+
+    def __init__(
+        self,
+        tmp: Path,
+        blob_root: Path,
+        blob_path: Callable[[str], Path],
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.tmp = tmp
+        self.blob_root = blob_root
+        self.blob_path = blob_path
+        self.created: list[Path] = []
+        self.dirs: set[Path] = set()
+        self.bytes_written = 0
+        self.progress = progress
+        self.fd, self.segment_path = fsio.create_temp(self.tmp, "segment")
+        self.offset = 0
+        self.hasher = blake3.blake3()
+        self.pool = ThreadPoolExecutor(max_workers=BUFFER_WRITERS, thread_name_prefix="ipyckpt")
+        self.pending: list[Future[None]] = []
+        self.report_lock = threading.Lock()
+        self.owner = threading.current_thread()
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        with contextlib.suppress(BaseException):
+            self._wait_for_buffers()  # no background write may outlive the save
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        with contextlib.suppress(OSError):
+            self.segment_path.unlink()
+        if exc_type is not None:
+            for path in self.created:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def _report(self, n: int) -> None:
+        with self.report_lock:
+            self.bytes_written += n
+        if self.progress is not None and threading.current_thread() is self.owner:
+            self.progress(self.bytes_written)  # progress display runs in the saving thread
+
+    def write_pickle(self, data: memoryview) -> int:
+        start = self.offset
+        fsio.write_all(self.fd, data)
+        self.hasher.update(data)
+        self.offset += len(data)
+        self._report(len(data))
+        return start
+
+    def write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
+        if buffers:
+            self.pending.append(self.pool.submit(self._write_buffers, buffers, refs))
+
+    def _write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
+        """Worker thread: hash and store each buffer (both release the GIL)."""
+        for data in buffers:
+            ref = BlobRef(content_hash(data), data.nbytes)
+            self._store(ref, functools.partial(_write_to, data=data))
+            refs.append(ref)
+
+    def _wait_for_buffers(self) -> None:
+        """Wait for every background buffer write; re-raise the first failure."""
+        pending, self.pending = self.pending, []
+        errors = [f.exception() for f in pending]
+        self.pool.shutdown(wait=True)
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+
+    def _store(self, ref: BlobRef, write: Callable[[int], object]) -> None:
+        final = self.blob_path(ref.hash)
+        with contextlib.suppress(FileNotFoundError):
+            if final.stat().st_size == ref.size:
+                return  # content-addressed: already stored by an earlier save
+        fsio.make_private_dir(final.parent)
+        fd, temp = fsio.create_temp(self.tmp, "blob")
+        try:
+            write(fd)
+            fsio.publish(fd, temp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        self.created.append(final)
+        self.dirs.add(final.parent)
+        self._report(ref.size)
+
+    def finish_segment(self, records: list[PickledVariable]) -> tuple[str, Segment] | None:
+        """Publish the segment pickle as a blob and make every new blob durable."""
+        self._wait_for_buffers()
+        segment = None
+        if records:
+            ref = BlobRef(str(self.hasher.hexdigest()), self.offset)
+            final = self.blob_path(ref.hash)
+            if final.exists() and final.stat().st_size == ref.size:
+                os.close(self.fd)
+            else:
+                fsio.make_private_dir(final.parent)
+                fsio.publish(self.fd, self.segment_path, final)
+                self.created.append(final)
+                self.dirs.add(final.parent)
+            self.fd = -1
+            segment = (ref.hash, Segment(ref, records))
+        for directory in self.dirs:
+            fsio.fsync_dir(directory)
+        fsio.fsync_dir(self.blob_root)
+        return segment
