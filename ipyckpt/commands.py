@@ -136,6 +136,7 @@ def do_clear(magics: Checkpointer, args: argparse.Namespace) -> None:
         return
     shutil.rmtree(store.directory, ignore_errors=True)
     magics.session.pending_resume = None
+    magics.session.last_save = None  # nothing is tracked any more: no shutdown snapshot
     print(f"deleted {store.directory}")
 
 

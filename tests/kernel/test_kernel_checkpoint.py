@@ -43,6 +43,23 @@ def test_save_restart_and_state_is_back(open_kernel: Any) -> None:
     assert k.value("(x, y, f(2))") == (41, 42, 84)
 
 
+def test_normal_shutdown_snapshots_tracked_state_but_not_after_clear(open_kernel: Any) -> None:
+    k = open_kernel()
+    k.run("%load_ext ipyckpt")
+    k.run("%%checkpoint\nx = 1")
+    k.run("x = 2")  # changed after the last snapshot
+    k.km.shutdown_kernel(now=False)  # a normal shutdown request, like closing the notebook
+    newest = store_of(k).generations()[0]
+    assert newest.trigger == "shutdown"
+    assert store_of(k).load().values["x"] == 2
+    k2 = open_kernel(k.notebook.name)
+    k2.run("%load_ext ipyckpt")
+    k2.run("%%checkpoint\ny = 3")
+    k2.run("%checkpoint clear --yes")
+    k2.km.shutdown_kernel(now=False)
+    assert not (k.notebook.parent / ".ipyckpt" / k.notebook.name).exists()
+
+
 def test_sigkill_mid_loop_then_resume_in_a_new_kernel(open_kernel: Any) -> None:
     k = open_kernel()
     k.run("%load_ext ipyckpt")
