@@ -11,6 +11,12 @@ from tornado.httpclient import HTTPClientError
 
 from ipyckpt import Store
 
+EVERY_ENDPOINT = (  # (method, URL parts after /ipyckpt, body) of each handler
+    ("GET", ("generations",), None),
+    ("POST", ("verify",), ""),
+    ("DELETE", ("generations", "1"), None),
+)
+
 
 def make_store(root: Path, notebook: str = "work/analysis.ipynb", saves: int = 2) -> Store:
     nb = root / notebook
@@ -112,11 +118,7 @@ async def test_store_symlinked_outside_the_root_is_refused(
     outside = make_store(jp_root_dir.parent, notebook="elsewhere/analysis.ipynb", saves=1)
     (jp_root_dir / "analysis.ipynb").write_text("{}")
     (jp_root_dir / ".ipyckpt").symlink_to(outside.directory.parent)
-    for method, parts, body in (
-        ("GET", ("generations",), None),
-        ("POST", ("verify",), ""),
-        ("DELETE", ("generations", "1"), None),
-    ):
+    for method, parts, body in EVERY_ENDPOINT:
         with pytest.raises(HTTPClientError) as refused:
             await jp_fetch(
                 "ipyckpt", *parts, method=method, body=body, params={"path": "analysis.ipynb"}
@@ -136,11 +138,7 @@ async def test_unauthenticated_requests_are_refused(
     jp_fetch: Any, jp_root_dir: Path, auth: str
 ) -> None:
     store = make_store(jp_root_dir, saves=1)
-    for method, parts, body in (
-        ("GET", ("generations",), None),
-        ("POST", ("verify",), ""),
-        ("DELETE", ("generations", "1"), None),
-    ):
+    for method, parts, body in EVERY_ENDPOINT:
         with pytest.raises(HTTPClientError) as refused:
             await jp_fetch(
                 "ipyckpt",
