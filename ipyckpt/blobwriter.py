@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import blake3
 
@@ -21,6 +22,7 @@ from ipyckpt import fsio
 from ipyckpt.manifest import Segment
 from ipyckpt.serialize import BlobRef, PickledVariable
 
+T = TypeVar("T")
 _THREADED_HASH_MIN = 4 << 20
 BUFFER_WRITERS = BUFFER_READERS = 2  # threads moving buffers while the main thread pickles
 
@@ -29,6 +31,23 @@ def content_hash(data: memoryview | bytes | bytearray) -> str:
     """blake3 hex digest; large inputs are hashed on several threads (the GIL is released)."""
     threads = blake3.blake3.AUTO if len(data) >= _THREADED_HASH_MIN else 1
     return str(blake3.blake3(data, max_threads=threads).hexdigest())
+
+
+def submit(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> Future[T]:
+    """``pool.submit(fn, *args)``, or run it here when the interpreter is shutting down.
+
+    A snapshot taken at exit (the kernel's shutdown snapshot) runs after ``concurrent.futures``
+    stopped accepting work; it must still be written.
+    """
+    try:
+        return pool.submit(fn, *args)
+    except RuntimeError:
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:
+            done.set_exception(exc)
+        return done
 
 
 def _write_to(fd: int, *, data: memoryview) -> None:
@@ -97,7 +116,7 @@ class BlobWriter:
 
     def write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
         if buffers:
-            self.pending.append(self.pool.submit(self._write_buffers, buffers, refs))
+            self.pending.append(submit(self.pool, self._write_buffers, buffers, refs))
 
     def _write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
         """Worker thread: hash and store each buffer (both release the GIL)."""

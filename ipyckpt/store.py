@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ipyckpt import fsio, manifest, signing
-from ipyckpt.blobwriter import BUFFER_READERS, BlobWriter, content_hash
+from ipyckpt.blobwriter import BUFFER_READERS, BlobWriter, content_hash, submit
 from ipyckpt.errors import (
     CheckpointCorrupt,
     CheckpointUntrusted,
@@ -374,7 +374,7 @@ class Store:
         with ThreadPoolExecutor(BUFFER_READERS, thread_name_prefix="ipyckpt-read") as pool:
             # read (and verify) every needed buffer in the background, in the order needed
             futures = {
-                i: [pool.submit(self._read_blob, ref) for ref in segment.records[i].buffers]
+                i: [submit(pool, self._read_blob, ref) for ref in segment.records[i].buffers]
                 for i in order
             }
             try:

@@ -46,12 +46,12 @@ def test_save_restart_and_state_is_back(open_kernel: Any) -> None:
 def test_normal_shutdown_snapshots_tracked_state_but_not_after_clear(open_kernel: Any) -> None:
     k = open_kernel()
     k.run("%load_ext ipyckpt")
-    k.run("%%checkpoint\nx = 1")
-    k.run("x = 2")  # changed after the last snapshot
+    k.run("%%checkpoint\nimport numpy as np\nx = np.zeros(100_000)")
+    k.run("x[0] = 2")  # changed after the last snapshot; arrays are written at exit too
     k.km.shutdown_kernel(now=False)  # a normal shutdown request, like closing the notebook
     newest = store_of(k).generations()[0]
     assert newest.trigger == "shutdown"
-    assert store_of(k).load().values["x"] == 2
+    assert store_of(k).load().values["x"][0] == 2
     k2 = open_kernel(k.notebook.name)
     k2.run("%load_ext ipyckpt")
     k2.run("%%checkpoint\ny = 3")
