@@ -12,7 +12,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from ipyckpt.manifest import Segment
 from ipyckpt.serialize import BlobRef, PickledVariable
 
 T = TypeVar("T")
+PROGRESS_POLL_S = 0.2
 _THREADED_HASH_MIN = 4 << 20
 BUFFER_WRITERS = BUFFER_READERS = 2  # threads moving buffers while the main thread pickles
 
@@ -128,6 +129,11 @@ class BlobWriter:
     def _wait_for_buffers(self) -> None:
         """Wait for every background buffer write; re-raise the first failure."""
         pending, self.pending = self.pending, []
+        not_done = set(pending)
+        while not_done:  # keep the progress display moving while the big buffers are written
+            not_done = wait(not_done, timeout=PROGRESS_POLL_S).not_done
+            if self.progress is not None and threading.current_thread() is self.owner:
+                self.progress(self.bytes_written)
         errors = [f.exception() for f in pending]
         self.pool.shutdown(wait=True)
         first = next((e for e in errors if e is not None), None)

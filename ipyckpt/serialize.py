@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import mmap
 import pickle
 import socket
 import threading
@@ -278,10 +279,10 @@ def needed_indices(records: Sequence[PickledVariable], wanted: Iterable[int]) ->
 
 
 def unpickle_variables(
-    pickle_bytes: bytes | bytearray,
+    pickle_bytes: bytes | bytearray | mmap.mmap,
     records: Sequence[PickledVariable],
     wanted: Iterable[int],
-    read_buffers: Callable[[int], list[bytearray]],
+    read_buffers: Callable[[int], Sequence[object]],
 ) -> tuple[dict[int, object], dict[int, str]]:
     """Restore the ``wanted`` variables of one segment; return values and failures by index.
 
@@ -305,10 +306,10 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _unpickle_in_order(
-    pickle_bytes: bytes | bytearray,
+    pickle_bytes: bytes | bytearray | mmap.mmap,
     records: Sequence[PickledVariable],
     wanted: set[int],
-    read_buffers: Callable[[int], list[bytearray]],
+    read_buffers: Callable[[int], Sequence[object]],
 ) -> tuple[dict[int, object], dict[int, str]]:
     values: dict[int, object] = {}
     failed: dict[int, str] = {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import re
 import time
@@ -26,8 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import blake3
+
 from ipyckpt import fsio, manifest, signing
-from ipyckpt.blobwriter import BUFFER_READERS, BlobWriter, content_hash, submit
+from ipyckpt.blobwriter import BUFFER_READERS, BlobWriter, submit
 from ipyckpt.errors import (
     CheckpointCorrupt,
     CheckpointUntrusted,
@@ -386,15 +389,16 @@ class Store:
                     for f in fs:
                         f.cancel()
 
-    def _read_blob(self, ref: BlobRef) -> bytearray:
+    def _read_blob(self, ref: BlobRef) -> bytearray | mmap.mmap:
         path = self._blob_path(ref.hash)
+        hasher = blake3.blake3()
         try:
-            data = fsio.read_exact(path, ref.size)
+            data = fsio.read_exact(path, ref.size, on_chunk=hasher.update)
         except FileNotFoundError:
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is missing") from None
         except OSError as exc:
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: {exc.strerror}") from None
-        if content_hash(data) != ref.hash:
+        if hasher.hexdigest() != ref.hash:
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: its content changed")
         return data
 

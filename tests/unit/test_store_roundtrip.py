@@ -312,3 +312,12 @@ def test_a_first_save_killed_before_the_marker_leaves_a_usable_directory(tmp_pat
     (tmp_path / "t" / "generations" / "00000001.json").write_text("{}")
     with pytest.raises(StoreFormatError, match="not an ipyckpt checkpoint store"):
         Store(tmp_path / "t")
+
+
+def test_progress_reaches_every_byte_written_including_background_buffers(tmp_path: Path) -> None:
+    seen: list[int] = []
+    report = Store(tmp_path / "s").save(
+        {"big": np.ones(4_000_000), "small": [1, 2, 3]}, progress=seen.append
+    )
+    assert seen == sorted(seen), "progress never goes backwards"
+    assert seen[-1] == report.bytes_written > 32_000_000
