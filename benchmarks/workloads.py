@@ -1,8 +1,9 @@
 """The namespaces the benchmarks save: small, medium, large and numeric-only.
 
-Sizes are for ``scale=1``: small ~10 MB, medium ~570 MB, large ~2.2 GB; numeric ~570 MB
-and numeric-large ~2.2 GB with arrays >= 90 % of the bytes. Everything is built in the calling module's namespace (the
-benchmark worker's ``__main__``), so lambdas and classes are "defined in the notebook".
+Sizes are for ``scale=1``: small ~7 MB, medium ~570 MB, large ~2 GB; numeric ~540 MB and
+numeric-large ~2.1 GB with arrays >= 90 % of the bytes. Everything is built in the calling
+module's namespace (the benchmark worker's ``__main__``), so lambdas and classes are "defined
+in the notebook".
 """
 
 from __future__ import annotations
