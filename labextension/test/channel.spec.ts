@@ -1,6 +1,7 @@
 import { Channel } from '../src/channel';
 import { StateModel } from '../src/model';
 import { IKernelStatus, PROTOCOL_VERSION } from '../src/protocol';
+import { kernelStatus } from './fixtures';
 
 /** Just enough of a JupyterLab comm and kernel connection for the channel. */
 class FakeComm {
@@ -37,22 +38,7 @@ class FakeKernel {
   }
 }
 
-function status(extra: Partial<IKernelStatus> = {}): IKernelStatus {
-  return {
-    protocol: PROTOCOL_VERSION,
-    ipyckpt: '0.1.0',
-    token: 'tok',
-    store: '/s',
-    autorestore_enabled: true,
-    autorestore: null,
-    restore_refused: null,
-    last_save: null,
-    saving: null,
-    last_error: null,
-    last_restore: null,
-    ...extra
-  };
-}
+const status = kernelStatus;
 
 const tick = (): Promise<void> =>
   new Promise(resolve => setTimeout(resolve, 0));
@@ -72,6 +58,23 @@ function setup() {
   const kernel = new FakeKernel();
   channel.attach(kernel as any);
   return { model, calls, channel, kernel };
+}
+
+/** Connect `channel` and answer its hello with a status, as a loaded kernel does. */
+async function connect(
+  channel: Channel,
+  kernel: FakeKernel
+): Promise<FakeComm> {
+  const connected = channel.connect();
+  const comm = kernel.comms[0];
+  comm.receive({
+    type: 'reply',
+    id: comm.opened.id,
+    ok: true,
+    result: status()
+  });
+  await connected;
+  return comm;
 }
 
 describe('Channel', () => {
@@ -138,15 +141,7 @@ describe('Channel', () => {
 
   it('matches replies to requests and fails them on a restart', async () => {
     const { channel, kernel } = setup();
-    const connected = channel.connect();
-    const comm = kernel.comms[0];
-    comm.receive({
-      type: 'reply',
-      id: comm.opened.id,
-      ok: true,
-      result: status()
-    });
-    await connected;
+    const comm = await connect(channel, kernel);
 
     const save = channel.save();
     const restore = channel.restore({ generation: 1, names: ['x'] });
@@ -186,15 +181,7 @@ describe('Channel', () => {
 
   it('applies pushed status and progress to the model', async () => {
     const { model, calls, channel, kernel } = setup();
-    const connected = channel.connect();
-    const comm = kernel.comms[0];
-    comm.receive({
-      type: 'reply',
-      id: comm.opened.id,
-      ok: true,
-      result: status()
-    });
-    await connected;
+    const comm = await connect(channel, kernel);
     comm.receive({
       type: 'status',
       event: 'saving',

@@ -1,5 +1,6 @@
 import { StateModel } from '../src/model';
-import { IGeneration, IKernelStatus } from '../src/protocol';
+import { IGeneration } from '../src/protocol';
+import { kernelStatus } from './fixtures';
 
 const NOW = 1_800_000_000;
 
@@ -21,22 +22,7 @@ function generation(id: number, extra: Partial<IGeneration> = {}): IGeneration {
   };
 }
 
-function kernel(extra: Partial<IKernelStatus> = {}): IKernelStatus {
-  return {
-    protocol: 1,
-    ipyckpt: '0.1.0',
-    token: 't',
-    store: '/x/.ipyckpt/a.ipynb',
-    autorestore_enabled: true,
-    autorestore: null,
-    restore_refused: null,
-    last_save: null,
-    saving: null,
-    last_error: null,
-    last_restore: null,
-    ...extra
-  };
-}
+const kernel = kernelStatus;
 
 describe('StateModel.view', () => {
   it('says none without checkpoints', () => {
