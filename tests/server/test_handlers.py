@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -62,25 +63,15 @@ async def test_notebook_without_checkpoints_has_none(jp_fetch: Any) -> None:
 
 async def test_verify_finds_a_damaged_blob(jp_fetch: Any, jp_root_dir: Path) -> None:
     store = make_store(jp_root_dir, saves=1)
-    ok = await get_json(
-        jp_fetch,
-        "ipyckpt",
-        "verify",
-        method="POST",
-        body="",
+    verify = functools.partial(
+        get_json, jp_fetch, "ipyckpt", "verify", method="POST", body="",
         params={"path": "work/analysis.ipynb"},
-    )
+    )  # fmt: skip
+    ok = await verify()
     assert ok["ok"] is True and ok["generations"] == 1
     blob = max((p for p in (store.directory / "blobs").glob("*/*")), key=lambda p: p.stat().st_size)
     blob.write_bytes(blob.read_bytes()[:-10])
-    bad = await get_json(
-        jp_fetch,
-        "ipyckpt",
-        "verify",
-        method="POST",
-        body="",
-        params={"path": "work/analysis.ipynb"},
-    )
+    bad = await verify()
     assert bad["ok"] is False
     assert bad["problems"] and bad["problems"][0]["generation"] == 1
 
