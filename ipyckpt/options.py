@@ -48,7 +48,7 @@ def key_value_pairs(
 ) -> list[tuple[str, str]]:
     """Split a magic's line into ``(key, value)`` pairs: ``key=value`` or ``--key value``.
 
-    Raises ``error`` (with ``usage``) for a stray word or a key not in ``keys``.
+    Raises ``error`` (with ``usage``) for a stray word, a key not in ``keys`` or a key given twice.
     """
     tokens = shlex.split(line)
     pairs: list[tuple[str, str]] = []
@@ -64,6 +64,8 @@ def key_value_pairs(
             raise error(f"unexpected argument {tokens[i]!r}; usage: {usage}")
         if key not in keys:
             raise error(f"unknown option {key!r}; usage: {usage}")
+        if any(key == seen for seen, _ in pairs):
+            raise error(f"{key}= is given twice; usage: {usage}")
         pairs.append((key, value))
         i += 1
     return pairs
@@ -73,8 +75,6 @@ def parse_cell_options(line: str) -> CellOptions:
     """Parse the arguments of ``%%checkpoint``; raise OptionError with an example if bad."""
     values: dict[str, object] = {}
     for key, value in key_value_pairs(line, _KEYS, USAGE, OptionError):
-        if key in values:
-            raise OptionError(f"{key}= is given twice; usage: {USAGE}")
         values[key] = _convert(key, value)
     every = values.get("every")
     return CellOptions(

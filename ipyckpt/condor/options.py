@@ -84,8 +84,6 @@ def parse_condor_options(line: str) -> CondorOptions:
     """Parse the arguments of ``%%condor``; raise CondorOptionError saying what to write."""
     values: dict[str, object] = {}
     for key, value in key_value_pairs(line, _KEYS, USAGE, CondorOptionError):
-        if key in values:
-            raise CondorOptionError(f"{key}= is given twice; usage: {USAGE}")
         try:
             values[key] = _convert(key, value)
         except ValueError as exc:
