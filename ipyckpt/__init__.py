@@ -25,20 +25,21 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Store": "ipyckpt.store",
-    "SaveReport": "ipyckpt.reports",
-    "LoadReport": "ipyckpt.reports",
-    "IpyckptError": "ipyckpt.errors",
-    "CheckpointCorrupt": "ipyckpt.errors",
-    "CheckpointUntrusted": "ipyckpt.errors",
-    "CheckpointWriteError": "ipyckpt.errors",
-    "NoCheckpoint": "ipyckpt.errors",
-    "StoreBusy": "ipyckpt.errors",
-    "StoreFormatError": "ipyckpt.errors",
+    "Store": "ipyckpt.store.engine",
+    "SaveReport": "ipyckpt.store.reports",
+    "LoadReport": "ipyckpt.store.reports",
+    "IpyckptError": "ipyckpt.store.errors",
+    "CheckpointCorrupt": "ipyckpt.store.errors",
+    "CheckpointUntrusted": "ipyckpt.store.errors",
+    "CheckpointWriteError": "ipyckpt.store.errors",
+    "NoCheckpoint": "ipyckpt.store.errors",
+    "StoreBusy": "ipyckpt.store.errors",
+    "StoreFormatError": "ipyckpt.store.errors",
 }
 
 if TYPE_CHECKING:
-    from ipyckpt.errors import (
+    from ipyckpt.store.engine import Store
+    from ipyckpt.store.errors import (
         CheckpointCorrupt,
         CheckpointUntrusted,
         CheckpointWriteError,
@@ -47,8 +48,7 @@ if TYPE_CHECKING:
         StoreBusy,
         StoreFormatError,
     )
-    from ipyckpt.reports import LoadReport, SaveReport
-    from ipyckpt.store import Store
+    from ipyckpt.store.reports import LoadReport, SaveReport
 
 
 def __getattr__(name: str) -> Any:
@@ -61,15 +61,15 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ip: Any) -> None:
-    """``%load_ext ipyckpt`` (see :mod:`ipyckpt.extension`)."""
-    from ipyckpt.extension import load_ipython_extension as load
+    """``%load_ext ipyckpt`` (see :mod:`ipyckpt.kernel.extension`)."""
+    from ipyckpt.kernel.extension import load_ipython_extension as load
 
     load(ip)
 
 
 def unload_ipython_extension(ip: Any) -> None:
     """``%unload_ext ipyckpt``."""
-    from ipyckpt.extension import unload_ipython_extension as unload
+    from ipyckpt.kernel.extension import unload_ipython_extension as unload
 
     unload(ip)
 

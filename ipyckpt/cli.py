@@ -10,8 +10,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ipyckpt.errors import IpyckptError
-from ipyckpt.reports import GenerationInfo, format_bytes
+from ipyckpt.store.errors import IpyckptError
+from ipyckpt.store.reports import GenerationInfo, format_bytes
 
 OK, PROBLEMS, USAGE = 0, 1, 2
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ipyckpt.errors import IpyckptError
-from ipyckpt.reports import LoadReport, SaveReport
+from ipyckpt.store.errors import IpyckptError
+from ipyckpt.store.reports import LoadReport, SaveReport
 
 STORE_ENV = "IPYCKPT_STORE"
 STORE_FOLDER = ".ipyckpt"
@@ -83,7 +83,7 @@ class RestoreOutcome:
     def summary(self) -> str:
         """One short paragraph for the notebook."""
         names = ", ".join(self.restored[:12]) + (" …" if len(self.restored) > 12 else "")
-        from ipyckpt.reports import format_age
+        from ipyckpt.store.reports import format_age
 
         text = (
             f"ipyckpt: restored {len(self.restored)} variable{'s' * (len(self.restored) != 1)} "
@@ -123,7 +123,7 @@ class StateSession:
         self.last_restore: RestoreOutcome | None = None
         self.pending_resume: PendingResume | None = None
         self.cells_run_since_restore = 0
-        # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernelcomm): "saving",
+        # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernel.comm): "saving",
         # "progress", "saved", "save_failed", "restored". They must never break a save.
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
 

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ipyckpt import fsio
 from ipyckpt.condor import eventlog as ev
-from ipyckpt.errors import IpyckptError
+from ipyckpt.store import fsio
+from ipyckpt.store.errors import IpyckptError
 
 RECORD = "record.json"
 LOG = "job.log"

@@ -18,7 +18,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, Unicode, validate
 
 from ipyckpt.durations import parse_duration
-from ipyckpt.errors import IpyckptError
+from ipyckpt.store.errors import IpyckptError
 
 SUBCOMMANDS = ("status", "wait", "fetch", "log", "rm", "vacate")
 

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ipyckpt import fsio
-from ipyckpt.errors import CheckpointUntrusted, IpyckptError
+from ipyckpt.store import fsio
+from ipyckpt.store.errors import CheckpointUntrusted, IpyckptError
 
 BOOTSTRAP = "ipyckpt-job.py"
 SPEC = "ipyckpt-job.json"

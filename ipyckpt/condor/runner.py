@@ -24,9 +24,9 @@ from typing import Any
 
 from ipyckpt.condor import bootstrap
 from ipyckpt.condor import payload as p
-from ipyckpt.errors import IpyckptError
 from ipyckpt.namespace import select_names
 from ipyckpt.safepoints import RUNTIME_NAME, ResumePoint, SafepointRuntime, instrument
+from ipyckpt.store.errors import IpyckptError
 
 
 def _say(message: str) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ipyckpt.errors import IpyckptError
+from ipyckpt.store.errors import IpyckptError
 
 CHECKPOINT_EXIT_CODE = 85
 #: Exit codes of the runner that retrying cannot fix (user error, bad payload, missing

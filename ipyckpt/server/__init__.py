@@ -2,7 +2,7 @@
 
 Enabled by ``etc/jupyter/jupyter_server_config.d/ipyckpt.json``, which the wheel installs. The
 JupyterLab panel lists, verifies and deletes generations through it, so it works while the
-kernel is dead or busy. Restoring needs the kernel and goes through :mod:`ipyckpt.kernelcomm`.
+kernel is dead or busy. Restoring needs the kernel and goes through :mod:`ipyckpt.kernel.comm`.
 """
 
 from __future__ import annotations

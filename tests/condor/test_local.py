@@ -18,7 +18,7 @@ from ipyckpt.condor import eventlog, jobs, submit, submit_cell
 from ipyckpt.condor import payload as p
 from ipyckpt.condor.api import _prepare_inputs
 from ipyckpt.condor.handle import CondorJob
-from ipyckpt.errors import CheckpointCorrupt, CheckpointUntrusted
+from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted
 
 from .conftest import wait_for
 

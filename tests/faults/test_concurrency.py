@@ -30,7 +30,7 @@ HOLDER = textwrap.dedent(
     import sys
     from pathlib import Path
     from ipyckpt import Store
-    from ipyckpt.locking import locked
+    from ipyckpt.store.locking import locked
     store = Store(sys.argv[1])
     store.save({"x": 0})
     with locked(Path(sys.argv[1]) / "lock", exclusive=True, timeout=5):

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ipyckpt import CheckpointWriteError, Store, fsio
+from ipyckpt import CheckpointWriteError, Store
+from ipyckpt.store import fsio
 
 
 @pytest.fixture

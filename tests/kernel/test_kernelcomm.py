@@ -1,4 +1,4 @@
-"""The JupyterLab channel (ipyckpt.kernelcomm) in real kernels, spoken to as the frontend would."""
+"""The JupyterLab channel (ipyckpt.kernel.comm) in real kernels, spoken to as the frontend would."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from ipyckpt.kernelcomm import PROTOCOL_VERSION, TARGET
+from ipyckpt.kernel.comm import PROTOCOL_VERSION, TARGET
 
 
 class Frontend:
@@ -194,7 +194,7 @@ def test_progress_is_pushed_while_a_snapshot_is_written(open_kernel: Any) -> Non
     fe.execute("%load_ext ipyckpt")
     fe.wait_for(lambda m: m["msg_type"] == "comm_open")
     fe.execute("%%checkpoint\nimport numpy as np\nbig = np.ones(40_000_000)")  # 320 MB
-    fe.execute("import ipyckpt.kernelcomm as kc; kc.PROGRESS_EVERY_S = 0.0\nbig += 1")
+    fe.execute("import ipyckpt.kernel.comm as kc; kc.PROGRESS_EVERY_S = 0.0\nbig += 1")
     fe.messages.clear()
     fe.execute("%checkpoint save")
     progress = [m["data"] for m in fe.messages if (m.get("data") or {}).get("type") == "progress"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from ipyckpt import Store, StoreFormatError
-from ipyckpt.errors import NoCheckpoint
+from ipyckpt.store.errors import NoCheckpoint
 from tests.conftest import run_python
 
 SAVE_NOTEBOOK_OBJECTS = """

@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ipyckpt import fsio
-from ipyckpt.errors import StoreBusy
+from ipyckpt.store import fsio
+from ipyckpt.store.errors import StoreBusy
 
 _POLL_S = 0.05
 

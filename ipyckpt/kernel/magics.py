@@ -1,6 +1,6 @@
 """``%%checkpoint`` and ``%checkpoint``: argument parsing, configuration, notebook output.
 
-The magics stay thin: they parse, delegate to :mod:`ipyckpt.session` / :mod:`ipyckpt.cellrun`,
+The magics stay thin: they parse, delegate to :mod:`ipyckpt.session` / :mod:`ipyckpt.kernel.cellrun`,
 and report. Settings are traitlets of :class:`Checkpointer` (``c.Checkpointer.keep = 5`` in
 ``ipython_config.py``, or ``%config Checkpointer.keep = 5``).
 """
@@ -123,7 +123,7 @@ class Checkpointer(Magics):
             options = parse_cell_options(line)
         except OptionError as exc:
             raise UsageError(str(exc)) from None
-        from ipyckpt.cellrun import run_checkpointed_cell
+        from ipyckpt.kernel.cellrun import run_checkpointed_cell
 
         return run_checkpointed_cell(self, cell, options)
 
@@ -137,7 +137,7 @@ class Checkpointer(Magics):
             args = self._parser.parse_args(line.split())
         except _HelpShown:
             return None
-        from ipyckpt import commands
+        from ipyckpt.kernel import commands
 
         try:
             return getattr(commands, f"do_{args.command}")(self, args)

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import blake3
 
-from ipyckpt import fsio
-from ipyckpt.manifest import Segment
-from ipyckpt.serialize import BlobRef, PickledVariable
+from ipyckpt.store import fsio
+from ipyckpt.store.manifest import Segment
+from ipyckpt.store.serialize import BlobRef, PickledVariable
 
 T = TypeVar("T")
 PROGRESS_POLL_S = 0.2

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipyckpt import signing
-from ipyckpt.errors import CheckpointCorrupt, CheckpointUntrusted, StoreFormatError
-from ipyckpt.serialize import BlobRef, PickledVariable, records_from_json, records_to_json
+from ipyckpt.store import signing
+from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted, StoreFormatError
+from ipyckpt.store.serialize import BlobRef, PickledVariable, records_from_json, records_to_json
 
 FORMAT_VERSION = 2
 

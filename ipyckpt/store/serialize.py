@@ -3,7 +3,7 @@
 Every variable is pickled on its own, by the C pickler when it can (fast) and by dill when the
 variable holds what only dill can store (lambdas, closures, classes and functions defined in the
 notebook). Variables that share a mutable object are grouped and pickled together with one memo
-(:mod:`ipyckpt.sharing`), so ``b["x"] is a`` still holds after a restore. An unpicklable variable
+(:mod:`ipyckpt.store.sharing`), so ``b["x"] is a`` still holds after a restore. An unpicklable variable
 is skipped with its reason; it never corrupts the others. Large contiguous buffers (numpy,
 pandas) leave the pickle stream through protocol 5's ``buffer_callback`` and are handed to the
 sink without a copy; the sink stores them as content-addressed blobs.
@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 import dill
 
-from ipyckpt.errors import CheckpointCorrupt
-from ipyckpt.sharing import SharingTracker, importable
+from ipyckpt.store.errors import CheckpointCorrupt
+from ipyckpt.store.sharing import SharingTracker, importable
 
 PROTOCOL = 5
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))

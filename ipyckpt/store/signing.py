@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ipyckpt import fsio
+from ipyckpt.store import fsio
 
 KEY_BYTES = 32
 

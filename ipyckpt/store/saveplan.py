@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ipyckpt.manifest import Manifest, Segment, VariableEntry
+from ipyckpt.store.manifest import Manifest, Segment, VariableEntry
 
 
 def _valid_name(name: object) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ipyckpt.errors import CheckpointUntrusted, IpyckptError, NoCheckpoint
+from ipyckpt.store.errors import CheckpointUntrusted, IpyckptError, NoCheckpoint
 
 _STATE: dict[int, Any] = {}  # id(shell) -> (magics, shutdown hooks)
 _CONDOR: dict[int, Any] = {}  # id(shell) -> CondorMagics (%%condor, %condor)
@@ -20,8 +20,8 @@ def load_ipython_extension(ip: Any) -> None:
     """Entry point of ``%load_ext ipyckpt``."""
     if id(ip) in _STATE:
         return
-    from ipyckpt.magics import Checkpointer
-    from ipyckpt.shutdown import ShutdownHooks
+    from ipyckpt.kernel.magics import Checkpointer
+    from ipyckpt.kernel.shutdown import ShutdownHooks
 
     magics = Checkpointer(shell=ip)
     ip.register_magics(magics)
@@ -36,9 +36,10 @@ def load_ipython_extension(ip: Any) -> None:
     message = autorestore(magics) if magics.autorestore else None
     if message:
         print(message)
-    from ipyckpt import kernelcomm  # the JupyterLab extension's channel (no-op without a kernel)
 
-    kernelcomm.attach(ip, magics, autorestore_message=message)
+    from ipyckpt.kernel import comm  # the JupyterLab extension's channel (no-op without a kernel)
+
+    comm.attach(ip, magics, autorestore_message=message)
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -47,9 +48,10 @@ def unload_ipython_extension(ip: Any) -> None:
     if state is None:
         return
     magics, hooks = state
-    from ipyckpt import kernelcomm
 
-    kernelcomm.detach(ip)
+    from ipyckpt.kernel import comm
+
+    comm.detach(ip)
     hooks.uninstall()
     ip.events.unregister("post_run_cell", magics.session.note_cell_run)
     condor = _CONDOR.pop(id(ip), None)
@@ -71,7 +73,7 @@ def autorestore(magics: Any) -> str | None:
     session = magics.session
     if session.location is None or not (session.location / "generations").is_dir():
         return None
-    from ipyckpt.commands import tracked_names
+    from ipyckpt.kernel.commands import tracked_names
 
     existing = tracked_names(magics)
     try:

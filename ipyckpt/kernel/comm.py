@@ -21,12 +21,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ipyckpt import __version__
-from ipyckpt.errors import IpyckptError
+from ipyckpt.store.errors import IpyckptError
 
 if TYPE_CHECKING:
-    from ipyckpt.magics import Checkpointer
-    from ipyckpt.reports import SaveReport
+    from ipyckpt.kernel.magics import Checkpointer
     from ipyckpt.session import RestoreOutcome
+    from ipyckpt.store.reports import SaveReport
 
 TARGET = "ipyckpt"
 PROTOCOL_VERSION = 1
@@ -167,7 +167,7 @@ class KernelChannel:
         return self.status()
 
     def _save(self, data: dict[str, Any]) -> dict[str, Any]:
-        from ipyckpt.commands import tracked_names
+        from ipyckpt.kernel.commands import tracked_names
 
         report = self.session.save(tracked_names(self.magics), trigger="manual")
         return save_dict(report, self.last_saved_at or time.time())

@@ -29,18 +29,18 @@ from typing import Any
 
 import blake3
 
-from ipyckpt import fsio, manifest, signing
-from ipyckpt.blobwriter import BUFFER_READERS, BlobWriter, submit
-from ipyckpt.errors import (
+from ipyckpt.store import fsio, manifest, signing
+from ipyckpt.store.blobwriter import BUFFER_READERS, BlobWriter, submit
+from ipyckpt.store.errors import (
     CheckpointCorrupt,
     CheckpointUntrusted,
     CheckpointWriteError,
     NoCheckpoint,
     StoreFormatError,
 )
-from ipyckpt.locking import locked
-from ipyckpt.manifest import Manifest, Segment
-from ipyckpt.reports import (
+from ipyckpt.store.locking import locked
+from ipyckpt.store.manifest import Manifest, Segment
+from ipyckpt.store.reports import (
     GcReport,
     GenerationInfo,
     LoadReport,
@@ -48,8 +48,8 @@ from ipyckpt.reports import (
     SaveReport,
     VerifyReport,
 )
-from ipyckpt.saveplan import assemble_manifest, check_names, plan_save
-from ipyckpt.serialize import (
+from ipyckpt.store.saveplan import assemble_manifest, check_names, plan_save
+from ipyckpt.store.serialize import (
     BlobRef,
     needed_indices,
     pickle_variables,

@@ -14,10 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ipyckpt.durations import format_duration, parse_duration, young_daly_interval
-from ipyckpt.errors import IpyckptError
 from ipyckpt.namespace import select_names
 from ipyckpt.options import CellOptions
-from ipyckpt.reports import SaveReport, format_bytes
 from ipyckpt.safepoints import (
     RUNTIME_NAME,
     InstrumentedCell,
@@ -25,9 +23,11 @@ from ipyckpt.safepoints import (
     SafepointRuntime,
     instrument,
 )
+from ipyckpt.store.errors import IpyckptError
+from ipyckpt.store.reports import SaveReport, format_bytes
 
 if TYPE_CHECKING:
-    from ipyckpt.magics import Checkpointer
+    from ipyckpt.kernel.magics import Checkpointer
 
 PROGRESS_AFTER_S = 1.0
 PROGRESS_EVERY_S = 0.5
@@ -185,7 +185,7 @@ def run_checkpointed_cell(magics: Checkpointer, cell: str, options: CellOptions)
 
 
 def _hooks(magics: Checkpointer) -> Any:
-    from ipyckpt.extension import _STATE
+    from ipyckpt.kernel.extension import _STATE
 
     state = _STATE.get(id(magics.shell))
     return state[1] if state else None

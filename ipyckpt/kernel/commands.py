@@ -7,10 +7,10 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from ipyckpt.namespace import select_names
-from ipyckpt.reports import GenerationInfo, format_age, format_bytes
+from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
 
 if TYPE_CHECKING:
-    from ipyckpt.magics import Checkpointer
+    from ipyckpt.kernel.magics import Checkpointer
 
 
 def tracked_names(magics: Checkpointer) -> list[str]:

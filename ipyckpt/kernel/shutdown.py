@@ -91,7 +91,7 @@ class ShutdownHooks:
         session = self.magics.session
         if session.last_save is None:
             return
-        from ipyckpt.commands import tracked_names
+        from ipyckpt.kernel.commands import tracked_names
 
         try:
             report = session.save(tracked_names(self.magics), trigger=trigger)
