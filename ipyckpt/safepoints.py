@@ -62,7 +62,6 @@ class InstrumentedCell:
     last_expr: ast.Expression | None
     source_hash: str
     statements: tuple[str, ...]
-    resumed_at: ResumePoint | None
 
 
 def _call(method: str, *args: ast.expr, node: ast.AST) -> ast.Expr:
@@ -115,7 +114,6 @@ def instrument(source: str, *, resume: ResumePoint | None = None) -> Instrumente
         last_expr=last_expr,
         source_hash=hashlib.sha256(source.encode()).hexdigest(),
         statements=statements,
-        resumed_at=resume,
     )
 
 
@@ -165,17 +163,20 @@ class SafepointRuntime:
         self.statement = resume.statement if resume else 0
         self.iteration: int | None = None
         self._resume = resume
-        self.snapshots_taken = 0
-        self.completed = False
+        self._then: Callable[[], None] | None = None
 
     @property
     def position(self) -> ResumePoint:
         """The current consistent position (end of cell once completed)."""
         return ResumePoint(self.statement, self.iteration)
 
-    def request_snapshot(self, reason: str) -> None:
-        """Ask for a snapshot at the next consistent point (safe from signal handlers)."""
+    def request_snapshot(self, reason: str, then: Callable[[], None] | None = None) -> None:
+        """Ask for a snapshot at the next consistent point (safe from signal handlers).
+
+        ``then`` runs right after that snapshot (e.g. exit the process after a SIGTERM).
+        """
         self.requested = reason
+        self._then = then
         self.deadline = float("-inf")
 
     def _check(self, trigger: str) -> None:
@@ -184,10 +185,11 @@ class SafepointRuntime:
             or threading.current_thread() is not threading.main_thread()
         ):
             return
-        reason = self.requested or trigger
-        self.requested = None
+        reason, then = self.requested or trigger, self._then
+        self.requested, self._then = None, None
         self.on_snapshot(self.position, reason)
-        self.snapshots_taken += 1
+        if then is not None:
+            then()
         self.deadline = self.clock() + self.interval if self.interval else float("inf")
         self._rearm_if_requested()
 
@@ -225,7 +227,6 @@ class SafepointRuntime:
     def at_end(self, n: int) -> None:
         """After the last statement."""
         self.statement, self.iteration = n, None
-        self.completed = True
 
     def safepoint(self) -> None:
         """An explicit consistent point from user code (resumes at the enclosing position)."""

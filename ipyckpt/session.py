@@ -1,75 +1,78 @@
-"""One kernel's view of its notebook's state checkpoints: where they live, save, restore, resume.
+"""One kernel's view of its notebook's state checkpoints: what to save, save, restore, resume.
 
-Usable without IPython (it works on a plain namespace dict); the magics and the extension are
-thin layers over it.
+Usable without IPython (it works on a plain namespace dict); the magics, the extension and the
+JupyterLab channel are thin layers over it. Where the store lives is :mod:`ipyckpt.location`.
 
-Where a notebook's store lives, first match wins:
-
-1. ``IPYCKPT_STORE`` in the environment: exactly that directory (batch jobs, HTCondor runner).
-2. ``%checkpoint name NAME``: ``<folder>/NAME``.
-3. The notebook's path, from ``JPY_SESSION_NAME`` (set by jupyter_server) or
-   ``__vsc_ipynb_file__`` (set by VS Code): ``<folder>/<notebook file name>``.
-
-``<folder>`` is ``c.Checkpointer.directory`` if set, else ``.ipyckpt`` beside the notebook (or in
-the working directory). A kernel that knows none of these (e.g. run by nbclient) has no store
-until it is named: it never guesses, so two notebooks never restore each other's state.
+THE SEAM where a snapshot is taken: :meth:`StateSession.save` is the only code that writes a
+snapshot of the notebook's variables. It picks the values, tells the listeners, and hands a
+:class:`SaveRequest` to ``StateSession.saver``, a :class:`Saver`. Today the only saver is
+:class:`InProcessSaver` (pickles and writes in this process, while the cell waits); a forked
+background saver (issue 13) implements the same :class:`Saver` protocol and is assigned to
+``session.saver``: nothing above this module changes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import time
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ipyckpt.cells import ResumeInfo
+from ipyckpt.location import STORE_ENV, notebook_path, store_location
+from ipyckpt.namespace import select_names
 from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.reports import LoadReport, SaveReport
 
-STORE_ENV = "IPYCKPT_STORE"
-STORE_FOLDER = ".ipyckpt"
+if TYPE_CHECKING:
+    from ipyckpt.store.engine import Store
 
 
 class NoStoreError(IpyckptError):
     """The kernel does not know which notebook it runs, so it has no store yet."""
 
 
-def notebook_path(user_ns: Mapping[str, object]) -> Path | None:
-    """The notebook this kernel runs, if the frontend told us."""
-    for candidate in (os.environ.get("JPY_SESSION_NAME"), user_ns.get("__vsc_ipynb_file__")):
-        if isinstance(candidate, str) and candidate.endswith(".ipynb"):
-            return Path(candidate)
-    return None
+def tracked_names(
+    user_ns: Mapping[str, object], hidden: Mapping[str, object] | Container[str] = ()
+) -> list[str]:
+    """The user's variables, as ``%%checkpoint`` without ``vars=`` would save them."""
+    return list(select_names(user_ns, hidden=hidden).names)
 
 
-def check_store_name(name: str) -> str:
-    """A store name must be a plain file name: no separators, not ``.``/``..``, not empty."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise ValueError(
-            f"invalid checkpoint name {name!r}: use a plain name such as 'training-run'"
+@dataclass(frozen=True)
+class SaveRequest:
+    """One snapshot to write: these values into that store."""
+
+    store: Store
+    namespace: dict[str, Any]
+    names: list[str] | None  # a partial save (vars=...): only these are in the generation
+    trigger: str
+    info: Mapping[str, Any] | None = None
+    progress: Callable[[int], None] | None = None
+
+
+class Saver(Protocol):
+    """How a snapshot is written (the seam; see the module docstring)."""
+
+    def save(self, request: SaveRequest) -> SaveReport:
+        """Write ``request`` as a new generation and report it; raise IpyckptError on failure."""
+        ...
+
+
+class InProcessSaver:
+    """Pickle and write in this process, while the caller waits (the default saver)."""
+
+    def save(self, request: SaveRequest) -> SaveReport:
+        """See :class:`Saver`."""
+        report: SaveReport = request.store.save(
+            request.namespace,
+            names=request.names,
+            trigger=request.trigger,
+            info=request.info,
+            progress=request.progress,
         )
-    return name
-
-
-def store_location(
-    user_ns: Mapping[str, object], *, folder: str = "", name: str | None = None
-) -> Path | None:
-    """Where this kernel's store lives (see the module docstring), or None if unknown."""
-    if os.environ.get(STORE_ENV):
-        return Path(os.environ[STORE_ENV]).expanduser().absolute()
-    notebook = notebook_path(user_ns)
-    store_name = name or (notebook.name if notebook else None)
-    if store_name is None:
-        return None
-    if folder:
-        root = Path(folder).expanduser()
-    elif notebook is not None and notebook.is_absolute():
-        root = notebook.parent / STORE_FOLDER
-    else:
-        root = Path.cwd() / STORE_FOLDER
-    return (root / check_store_name(store_name)).absolute()
+        return report
 
 
 @dataclass
@@ -99,23 +102,28 @@ class RestoreOutcome:
         return text
 
 
-@dataclass
+@dataclass(frozen=True)
 class PendingResume:
     """A restored snapshot taken inside a cell: re-running that cell resumes from it."""
 
-    cell: str
-    position: dict[str, Any]
+    resume: ResumeInfo
     generation: int
-    description: str
 
 
 class StateSession:
     """The notebook's store plus what this kernel did with it (last save, restore, resume)."""
 
     def __init__(
-        self, user_ns: MutableMapping[str, Any], *, folder: str = "", keep: int = 3
+        self,
+        user_ns: MutableMapping[str, Any],
+        *,
+        hidden: Mapping[str, object] | Container[str] = (),
+        folder: str = "",
+        keep: int = 3,
     ) -> None:
         self.user_ns = user_ns
+        self.hidden = hidden  # IPython's user_ns_hidden: names the shell itself defined
+        self.saver: Saver = InProcessSaver()
         self.folder = folder
         self.keep = keep
         self.name: str | None = None
@@ -133,12 +141,16 @@ class StateSession:
             with contextlib.suppress(Exception):
                 listener(event, data)
 
+    def tracked_names(self) -> list[str]:
+        """The user's variables (what a save without a name list saves)."""
+        return tracked_names(self.user_ns, self.hidden)
+
     @property
     def location(self) -> Path | None:
         """This kernel's store directory, or None if the notebook is unknown."""
-        return store_location(self.user_ns, folder=self.folder, name=self.name)
+        return store_location(notebook_path(self.user_ns), folder=self.folder, name=self.name)
 
-    def store(self, keep: int | None = None) -> Any:
+    def store(self, keep: int | None = None) -> Store:
         """The :class:`ipyckpt.Store` of this notebook; NoStoreError if it has none."""
         from ipyckpt.store import Store
 
@@ -161,21 +173,21 @@ class StateSession:
         keep: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> SaveReport:
-        """Save ``names`` of the namespace (all tracked names unless ``partial``)."""
+        """Snapshot ``names`` of the namespace (all tracked names unless ``partial``).
+
+        The one place a snapshot is taken (see the module docstring): through ``self.saver``.
+        """
         store = self.store(keep)
         namespace = {n: self.user_ns[n] for n in names if n in self.user_ns}
         if self.listeners:
             previous = self.last_save
             self.emit("saving", trigger=trigger, estimate=previous.bytes_total if previous else 0)
             progress = _observed(progress, self.emit)
+        request = SaveRequest(
+            store, namespace, list(names) if partial else None, trigger, info, progress
+        )
         try:
-            report: SaveReport = store.save(
-                namespace,
-                names=list(names) if partial else None,
-                trigger=trigger,
-                info=info,
-                progress=progress,
-            )
+            report = self.saver.save(request)
         except IpyckptError as exc:
             self.emit("save_failed", trigger=trigger, error=str(exc))
             raise
@@ -212,7 +224,7 @@ class StateSession:
         pending, self.pending_resume = self.pending_resume, None
         if pending is None:
             return None, None
-        if pending.cell != cell_hash:
+        if pending.resume.cell != cell_hash:
             return None, (
                 "ipyckpt: this cell changed since state checkpoint "
                 f"{pending.generation} was taken inside it: running it from the top"
@@ -232,12 +244,5 @@ def _observed(
 
 
 def _pending_resume(report: LoadReport) -> PendingResume | None:
-    cell, position = report.info.get("cell"), report.info.get("position")
-    if not isinstance(cell, str) or not isinstance(position, dict):
-        return None
-    return PendingResume(cell, position, report.generation, str(report.info.get("where", "")))
-
-
-def age_seconds(report: LoadReport) -> float:
-    """How old the restored checkpoint is."""
-    return max(0.0, time.time() - report.created)
+    resume = ResumeInfo.from_info(report.info)
+    return PendingResume(resume, report.generation) if resume is not None else None

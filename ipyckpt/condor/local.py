@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from ipyckpt.condor import submit
 from ipyckpt.condor.eventlog import EventWriter
 from ipyckpt.condor.jobs import TERMINAL, JobRecord, read_events, summarize
+from ipyckpt.exitcodes import EXIT_CHECKPOINT, NO_RETRY_EXIT_CODES
 
 POLL_S = 0.05
 LOCAL = "local"  # <job dir>/local/: spool, execute, requests, pids
@@ -201,7 +201,7 @@ class Supervisor:
                 shutil.rmtree(sandbox, ignore_errors=True)
                 sandbox = None
                 continue
-            if code == submit.CHECKPOINT_EXIT_CODE:
+            if code == EXIT_CHECKPOINT:
                 if missing := self._missing(sandbox, self.ckpt_files):
                     reason = f"Checkpoint upload failed: {', '.join(missing)}: (errno 2) No such file or directory"
                     self.log.held(reason, 36, -1)
@@ -211,7 +211,7 @@ class Supervisor:
                 self.log.checkpoint_transfer()
                 continue
             self.completions += 1
-            no_retry = code in submit.NO_RETRY_EXIT_CODES
+            no_retry = code in NO_RETRY_EXIT_CODES
             if code != 0 and not no_retry and self.completions <= int(self.desc["max_retries"]):
                 self.log.requeued(code, sig)
                 shutil.rmtree(sandbox, ignore_errors=True)

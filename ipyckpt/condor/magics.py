@@ -18,6 +18,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, Unicode, validate
 
 from ipyckpt.durations import parse_duration
+from ipyckpt.session import NoStoreError, StateSession
 from ipyckpt.store.errors import IpyckptError
 
 SUBCOMMANDS = ("status", "wait", "fetch", "log", "rm", "vacate")
@@ -67,21 +68,22 @@ class CondorMagics(Magics):
         parse_duration(proposal["value"])
         return str(proposal["value"])
 
-    def __init__(self, shell: Any = None, checkpointer: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, shell: Any = None, session: StateSession | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.checkpointer = checkpointer
+        self.session = session or StateSession(shell.user_ns, hidden=shell.user_ns_hidden)
         self._parser = _line_parser()
 
     def jobs_dir(self) -> Path:
         """This notebook's job folder, beside its state checkpoints."""
         from ipyckpt.condor.jobs import jobs_root
-        from ipyckpt.session import NoStoreError
 
         try:
-            self.checkpointer.session.store()
+            store = self.session.store()
         except NoStoreError as exc:
             raise UsageError(str(exc)) from None
-        return jobs_root(self.checkpointer.session.location)
+        return jobs_root(store.directory)
 
     @cell_magic
     def condor(self, line: str, cell: str) -> Any:

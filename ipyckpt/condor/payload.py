@@ -32,13 +32,6 @@ CHECKPOINT = "ipyckpt-ckpt"
 OUTPUTS = "ipyckpt-outputs"
 RESULT = "ipyckpt-result.json"
 
-EXIT_OK = 0
-EXIT_USER_ERROR = 1
-EXIT_BAD_PAYLOAD = 2
-EXIT_MISSING_DEPENDENCY = 3
-EXIT_INTERNAL_ERROR = 4
-EXIT_CHECKPOINT = 85
-
 
 class VersionMismatch(IpyckptError):
     """The two sides of a job run different Python/dill/ipyckpt versions."""

@@ -13,31 +13,23 @@ from __future__ import annotations
 
 import builtins
 import linecache
-import os
-import signal
 import sys
-import time
 import traceback
 from pathlib import Path
-from types import FrameType
+from types import TracebackType
 from typing import Any
 
+from ipyckpt.cells import ResumeInfo, TerminationHandler, exit_now, run_cell
 from ipyckpt.condor import bootstrap
 from ipyckpt.condor import payload as p
+from ipyckpt.exitcodes import EXIT_BAD_PAYLOAD, EXIT_CHECKPOINT, EXIT_OK, EXIT_USER_ERROR
 from ipyckpt.namespace import select_names
-from ipyckpt.safepoints import RUNTIME_NAME, ResumePoint, SafepointRuntime, instrument
+from ipyckpt.safepoints import ResumePoint, SafepointRuntime, instrument
 from ipyckpt.store.errors import IpyckptError
 
 
 def _say(message: str) -> None:
     print(f"ipyckpt job: {message}", file=sys.stderr, flush=True)
-
-
-def _exit(code: int) -> None:
-    """Leave now (from inside the user's code): flush, then ``os._exit``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _load(store: Any, what: str) -> Any:
@@ -60,21 +52,12 @@ class CellJob:
         self.key = key
         self.sandbox = sandbox
         self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.runtime: SafepointRuntime | None = None
-        self.evict_deadline: float | None = None
         self.cell = instrument(spec["code"])
         self.filename = f"<cell {spec['name']}>"
-
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        grace = float(self.spec.get("grace", 30))
-        runtime = self.runtime
-        if runtime is None or self.evict_deadline is not None:
-            _exit(128 + signum)
-            return
-        self.evict_deadline = time.monotonic() + grace
-        runtime.request_snapshot("eviction")
-        signal.signal(signal.SIGALRM, lambda *_: _exit(128 + signum))
-        signal.setitimer(signal.ITIMER_REAL, grace)
+        # eviction: checkpoint at the next consistent point within the grace time, else exit
+        self.termination = TerminationHandler(
+            grace=lambda: float(self.spec.get("grace", 30)), trigger="eviction"
+        )
 
     def restore(self) -> ResumePoint | None:
         """Fill the namespace from the newest checkpoint, else from the inputs."""
@@ -89,10 +72,10 @@ class CellJob:
                 _say(f"no usable checkpoint ({exc}): starting from the inputs")
             else:
                 self.ns.update(report.values)
-                info = report.info
-                if info.get("cell") == self.cell.source_hash:
-                    _say(f"resuming from checkpoint {report.generation} at {info.get('where')}")
-                    return ResumePoint.from_dict(info["position"])
+                resume = ResumeInfo.from_info(report.info)
+                if resume is not None and resume.cell == self.cell.source_hash:
+                    _say(f"resuming from checkpoint {report.generation} at {resume.where}")
+                    return resume.position
         inputs = p.store(self.sandbox / p.INPUTS, self.key)
         p.check_store_versions(inputs, "the notebook's inputs")
         if inputs.generation_ids():
@@ -101,49 +84,35 @@ class CellJob:
 
     def on_snapshot(self, position: ResumePoint, trigger: str) -> None:
         """Write a checkpoint at a consistent point, then exit 85 for HTCondor to transfer it."""
-        if self.evict_deadline is not None and time.monotonic() > self.evict_deadline:
-            _exit(143)
         names = select_names(self.ns).names
-        where = position.describe(self.cell.statements)
-        info = {
-            "cell": self.cell.source_hash,
-            "position": position.to_dict(),
-            "where": where,
-            "versions": p.versions(),
-        }
+        resume = ResumeInfo.at(self.cell, position)
+        info = resume.to_info() | {"versions": p.versions()}
         ckpt = p.store(self.sandbox / p.CHECKPOINT, self.key)
         report = ckpt.save({n: self.ns[n] for n in names}, trigger=trigger, info=info)
-        _say(f"checkpoint {report.generation} ({trigger}) at {where}: exiting {p.EXIT_CHECKPOINT}")
-        _exit(p.EXIT_CHECKPOINT)
+        where = resume.where
+        _say(f"checkpoint {report.generation} ({trigger}) at {where}: exiting {EXIT_CHECKPOINT}")
+        exit_now(EXIT_CHECKPOINT)
 
     def run(self) -> int:
         """Run the cell to its end (or to the next checkpoint exit); return the exit code."""
         resume = self.restore()
         cell = instrument(self.spec["code"], resume=resume) if resume else self.cell
         every = self.spec.get("every")
-        self.runtime = SafepointRuntime(
+        runtime = SafepointRuntime(
             interval=float(every) if every else None, on_snapshot=self.on_snapshot, resume=resume
         )
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.termination.install()
         source = self.spec["code"]
         linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
-        body = compile(cell.body, self.filename, "exec", dont_inherit=True)
-        last = compile(cell.last_expr, self.filename, "eval") if cell.last_expr else None
-        self.ns[RUNTIME_NAME] = self.runtime
-        value = None
         try:
-            with self.runtime.activate():
-                exec(body, self.ns)
-                value = eval(last, self.ns) if last is not None else None
+            value = run_cell(cell, self.ns, runtime, filename=self.filename)
         except Exception as exc:
             return self.failed(exc)
-        finally:
-            self.ns.pop(RUNTIME_NAME, None)
         return self.succeeded(value)
 
     def failed(self, exc: BaseException) -> int:
         """Report the cell's exception (traceback without the runner's frames)."""
-        tb = exc.__traceback__.tb_next if exc.__traceback__ else None
+        tb = _from_cell(exc.__traceback__, self.filename)
         text = "".join(traceback.format_exception(type(exc), exc, tb))
         print(text, file=sys.stderr, flush=True)
         body = {
@@ -153,7 +122,7 @@ class CellJob:
             "versions": p.versions(),
         }
         p.write_sealed(self.sandbox / p.RESULT, self.key, body)
-        return p.EXIT_USER_ERROR
+        return EXIT_USER_ERROR
 
     def succeeded(self, value: object) -> int:
         """Write the returned variables and the result document."""
@@ -171,7 +140,15 @@ class CellJob:
         }
         p.write_sealed(self.sandbox / p.RESULT, self.key, body)
         _say(f"done: {len(names)} variable(s) returned")
-        return p.EXIT_OK
+        return EXIT_OK
+
+
+def _from_cell(tb: TracebackType | None, filename: str) -> TracebackType | None:
+    """The traceback from the cell's first frame on (the runner's own frames are noise)."""
+    here = tb
+    while here is not None and here.tb_frame.f_code.co_filename != filename:
+        here = here.tb_next
+    return here or tb
 
 
 def main() -> int:
@@ -189,7 +166,7 @@ def main() -> int:
         _say(str(exc))
         body = {"status": "bad-payload", "message": str(exc), "versions": p.versions()}
         p.write_sealed(sandbox / p.RESULT, key, body)
-        return p.EXIT_BAD_PAYLOAD
+        return EXIT_BAD_PAYLOAD
 
 
 if __name__ == "__main__":

@@ -14,12 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ipyckpt.exitcodes import EXIT_CHECKPOINT, NO_RETRY_EXIT_CODES
 from ipyckpt.store.errors import IpyckptError
 
-CHECKPOINT_EXIT_CODE = 85
-#: Exit codes of the runner that retrying cannot fix (user error, bad payload, missing
-#: dependency): ``retry_until`` stops ``max_retries`` from re-running the job for them.
-NO_RETRY_EXIT_CODES = (1, 2, 3)
 INSTALL_HINT = "the HTCondor features need the bindings: pip install 'ipyckpt[condor]'"
 
 #: Every submit command :func:`describe` may emit (the parser silently accepts misspelled keys,
@@ -117,9 +114,10 @@ def describe(
         "transfer_output_files": ", ".join(output_files),
         "should_transfer_files": "YES",
         "when_to_transfer_output": "ON_EXIT",
-        "checkpoint_exit_code": str(CHECKPOINT_EXIT_CODE),
+        "checkpoint_exit_code": str(EXIT_CHECKPOINT),
         "transfer_checkpoint_files": ", ".join(checkpoint_files),
         "max_retries": str(max_retries),
+        # exit codes that retrying cannot fix: max_retries does not re-run them
         "retry_until": " || ".join(f"ExitCode =?= {c}" for c in NO_RETRY_EXIT_CODES),
         "request_cpus": str(resources.cpus),
         "request_memory": check_size(resources.memory, "request_memory"),

@@ -1,36 +1,38 @@
 """Running a ``%%checkpoint`` cell: instrument, resume, snapshot at consistent points, report.
 
 The cell is transformed like IPython would (magics, ``!cmd``), parsed, instrumented with
-consistent points (:mod:`ipyckpt.safepoints`), executed in the user namespace, and its last
-expression evaluated and returned so IPython displays it. Exceptions propagate unchanged; the
-newest snapshot taken during the run is marked with the error.
+consistent points (:mod:`ipyckpt.safepoints`), and run by the one executor
+(:func:`ipyckpt.cells.run_cell`) in the user namespace; its last expression's value is returned
+so IPython displays it. Exceptions propagate unchanged; the newest snapshot taken during the run
+is marked with the error. Snapshots go through :meth:`ipyckpt.session.StateSession.save`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+from ipyckpt.cells import ResumeInfo, run_cell
 from ipyckpt.durations import format_duration, parse_duration, young_daly_interval
 from ipyckpt.namespace import select_names
 from ipyckpt.options import CellOptions
-from ipyckpt.safepoints import (
-    RUNTIME_NAME,
-    InstrumentedCell,
-    ResumePoint,
-    SafepointRuntime,
-    instrument,
-)
+from ipyckpt.safepoints import InstrumentedCell, ResumePoint, SafepointRuntime, instrument
+from ipyckpt.session import StateSession
 from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.reports import SaveReport, format_bytes
 
-if TYPE_CHECKING:
-    from ipyckpt.kernel.magics import Checkpointer
-
 PROGRESS_AFTER_S = 1.0
 PROGRESS_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class CellSettings:
+    """The ``Checkpointer`` settings a ``%%checkpoint`` run reads (as set when it starts)."""
+
+    default_every: str  # snapshot interval when the cell gives no every=
+    mtbf: str  # assumed mean time between failures, for every=auto
 
 
 class SnapshotReporter:
@@ -75,26 +77,25 @@ class SnapshotReporter:
         self._show(f"{report} at {where}")
 
 
-def _selection(magics: Checkpointer, options: CellOptions) -> list[str]:
-    shell: Any = magics.shell
+def _selection(session: StateSession, options: CellOptions) -> list[str]:
     return list(
         select_names(
-            shell.user_ns,
-            hidden=shell.user_ns_hidden,
+            session.user_ns,
+            hidden=session.hidden,
             include=options.names,
             exclude=options.exclude,
         ).names
     )
 
 
-def _interval(magics: Checkpointer, options: CellOptions) -> float:
+def _interval(session: StateSession, options: CellOptions, settings: CellSettings) -> float:
     if options.every is not None:
         return options.every
     if not options.auto:
-        return parse_duration(magics.default_every)
-    previous = magics.session.last_save
-    cost = previous.seconds if previous is not None else _measure_cost(magics, options)
-    mtbf = parse_duration(magics.mtbf)
+        return parse_duration(settings.default_every)
+    previous = session.last_save
+    cost = previous.seconds if previous is not None else _measure_cost(session, options)
+    mtbf = parse_duration(settings.mtbf)
     interval = young_daly_interval(cost, mtbf)
     print(
         f"ipyckpt: every=auto: a snapshot costs {cost:.2f} s and failures are assumed every "
@@ -103,17 +104,16 @@ def _interval(magics: Checkpointer, options: CellOptions) -> float:
     return interval
 
 
-def _measure_cost(magics: Checkpointer, options: CellOptions) -> float:
-    report = magics.session.save(
-        _selection(magics, options), trigger="start", partial=options.names is not None
+def _measure_cost(session: StateSession, options: CellOptions) -> float:
+    report = session.save(
+        _selection(session, options), trigger="start", partial=options.names is not None
     )
     return report.seconds
 
 
 def _resume_point(
-    magics: Checkpointer, source_hash: str, options: CellOptions
+    session: StateSession, source_hash: str, options: CellOptions
 ) -> ResumePoint | None:
-    session = magics.session
     if not options.resume:
         session.pending_resume = None
         return None
@@ -125,14 +125,14 @@ def _resume_point(
     if session.cells_run_since_restore > 0:
         # other cells ran since the restore (e.g. Run All): put back the snapshot's state
         session.restore(generation=pending.generation)
-    return ResumePoint.from_dict(pending.position)
+    return pending.resume.position
 
 
 def _prepare(
-    magics: Checkpointer, source: str, options: CellOptions
+    session: StateSession, source: str, options: CellOptions
 ) -> tuple[InstrumentedCell, ResumePoint | None]:
     plain = instrument(source)
-    resume = _resume_point(magics, plain.source_hash, options)
+    resume = _resume_point(session, plain.source_hash, options)
     if resume is None:
         return plain, None
     try:
@@ -144,29 +144,27 @@ def _prepare(
     return cell, resume
 
 
-def run_checkpointed_cell(magics: Checkpointer, cell: str, options: CellOptions) -> Any:
+def run_checkpointed_cell(
+    shell: Any, session: StateSession, cell: str, options: CellOptions, settings: CellSettings
+) -> Any:
     """Run ``cell`` under ``%%checkpoint`` and return its last expression's value."""
-    shell: Any = magics.shell
-    session = magics.session
     session.store(options.keep)  # fail early, before running anything, if there is no store
     source = shell.transform_cell(cell)
-    instrumented, resume = _prepare(magics, source, options)
-    interval = _interval(magics, options)
+    instrumented, resume = _prepare(session, source, options)
+    interval = _interval(session, options, settings)
     previous = session.last_save
     reporter = SnapshotReporter(previous.bytes_total if previous else None)
     taken: list[int] = []
-    hooks = _hooks(magics)
 
     def on_snapshot(position: ResumePoint, trigger: str) -> None:
-        where = position.describe(instrumented.statements)
-        info = {"cell": instrumented.source_hash, "position": position.to_dict(), "where": where}
+        info = ResumeInfo.at(instrumented, position)
         reporter.begin()
         try:
             report = session.save(
-                _selection(magics, options),
+                _selection(session, options),
                 trigger=trigger,
                 partial=options.names is not None,
-                info=info,
+                info=info.to_info(),
                 keep=options.keep,
                 progress=reporter.progress,
             )
@@ -174,53 +172,22 @@ def run_checkpointed_cell(magics: Checkpointer, cell: str, options: CellOptions)
             print(f"ipyckpt: snapshot failed, the previous one is intact: {exc}", file=sys.stderr)
             return
         taken.append(report.generation)
-        reporter.saved(report, where)
-        if hooks is not None:
-            hooks.after_cell_snapshot(trigger)
+        reporter.saved(report, info.where)
 
     runtime = SafepointRuntime(interval=interval, on_snapshot=on_snapshot, resume=resume)
-    value = _execute(shell, source, instrumented, runtime, session, taken)
+    filename = shell.compile.cache(source, shell.execution_count)
+    try:
+        value = run_cell(
+            instrumented, shell.user_ns, runtime, filename=filename, flags=shell.compile.flags
+        )
+    except BaseException as exc:
+        _mark_error(session, taken, exc)
+        raise
     on_snapshot(runtime.position, "end")
     return value
 
 
-def _hooks(magics: Checkpointer) -> Any:
-    from ipyckpt.kernel.extension import _STATE
-
-    state = _STATE.get(id(magics.shell))
-    return state[1] if state else None
-
-
-def _execute(
-    shell: Any,
-    source: str,
-    cell: InstrumentedCell,
-    runtime: SafepointRuntime,
-    session: Any,
-    taken: list[int],
-) -> Any:
-    filename = shell.compile.cache(source, shell.execution_count)
-    flags = shell.compile.flags
-    body = compile(cell.body, filename, "exec", flags=flags, dont_inherit=True)
-    last = (
-        compile(cell.last_expr, filename, "eval", flags=flags, dont_inherit=True)
-        if cell.last_expr
-        else None
-    )
-    ns = shell.user_ns
-    ns[RUNTIME_NAME] = runtime
-    try:
-        with runtime.activate():
-            exec(body, ns)
-            return eval(last, ns) if last is not None else None
-    except BaseException as exc:
-        _mark_error(session, taken, exc)
-        raise
-    finally:
-        ns.pop(RUNTIME_NAME, None)
-
-
-def _mark_error(session: Any, taken: list[int], exc: BaseException) -> None:
+def _mark_error(session: StateSession, taken: list[int], exc: BaseException) -> None:
     if not taken:
         return
     error = f"{type(exc).__name__}: {exc}".strip()
@@ -228,6 +195,3 @@ def _mark_error(session: Any, taken: list[int], exc: BaseException) -> None:
         session.store().annotate(taken[-1], error=error)
     except IpyckptError as problem:  # pragma: no cover - the original error matters more
         print(f"ipyckpt: could not mark the snapshot with the error: {problem}", file=sys.stderr)
-
-
-Callback = Callable[[ResumePoint, str], None]

@@ -24,15 +24,12 @@ from ipyckpt import __version__
 from ipyckpt.store.errors import IpyckptError
 
 if TYPE_CHECKING:
-    from ipyckpt.kernel.magics import Checkpointer
-    from ipyckpt.session import RestoreOutcome
+    from ipyckpt.session import RestoreOutcome, StateSession
     from ipyckpt.store.reports import SaveReport
 
 TARGET = "ipyckpt"
 PROTOCOL_VERSION = 1
 PROGRESS_EVERY_S = 0.25
-
-_CHANNELS: dict[int, KernelChannel] = {}  # id(shell) -> channel
 
 
 def save_dict(report: SaveReport, when: float) -> dict[str, Any]:
@@ -81,9 +78,14 @@ def version_mismatch(theirs: object) -> str | None:
 class KernelChannel:
     """Every open ``ipyckpt`` comm of one kernel, and what the frontend must know."""
 
-    def __init__(self, magics: Checkpointer, autorestore_message: str | None = None) -> None:
-        self.magics = magics
-        self.session = magics.session
+    def __init__(
+        self,
+        session: StateSession,
+        autorestore_enabled: Callable[[], bool],
+        autorestore_message: str | None = None,
+    ) -> None:
+        self.session = session
+        self.autorestore_enabled = autorestore_enabled  # the live Checkpointer.autorestore
         self.comms: list[Any] = []
         self.token = uuid.uuid4().hex  # one per extension load: the frontend notifies once
         self.saving: dict[str, Any] | None = None
@@ -167,9 +169,7 @@ class KernelChannel:
         return self.status()
 
     def _save(self, data: dict[str, Any]) -> dict[str, Any]:
-        from ipyckpt.kernel.commands import tracked_names
-
-        report = self.session.save(tracked_names(self.magics), trigger="manual")
+        report = self.session.save(self.session.tracked_names(), trigger="manual")
         return save_dict(report, self.last_saved_at or time.time())
 
     def _restore(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +194,7 @@ class KernelChannel:
             "ipyckpt": __version__,
             "token": self.token,
             "store": str(location) if location else None,
-            "autorestore_enabled": bool(self.magics.autorestore),
+            "autorestore_enabled": bool(self.autorestore_enabled()),
             "autorestore": self.autorestore,
             "restore_refused": self.restore_refused,
             "last_save": save_dict(save, self.last_saved_at or time.time()) if save else None,
@@ -236,27 +236,20 @@ class _Refused(Exception):
         self.code = code
 
 
-def attach(ip: Any, magics: Checkpointer, autorestore_message: str | None = None) -> None:
-    """Called by ``%load_ext ipyckpt`` after the automatic restore."""
-    if id(ip) in _CHANNELS or getattr(ip, "kernel", None) is None:
-        return  # no kernel (plain IPython terminal): nobody to talk to
-    channel = KernelChannel(magics, autorestore_message)
+def attach(
+    ip: Any,
+    session: StateSession,
+    autorestore_enabled: Callable[[], bool],
+    autorestore_message: str | None = None,
+) -> KernelChannel | None:
+    """Open the channel (after the automatic restore); None when there is nobody to talk to."""
+    if getattr(ip, "kernel", None) is None:
+        return None  # no kernel (plain IPython terminal): nobody to talk to
+    channel = KernelChannel(session, autorestore_enabled, autorestore_message)
     try:
         channel.register()
         channel.announce()
     except Exception:  # no comm support in this frontend: checkpoints work without a UI
         channel.unregister()
-        return
-    _CHANNELS[id(ip)] = channel
-
-
-def detach(ip: Any) -> None:
-    """Called by ``%unload_ext ipyckpt``."""
-    channel = _CHANNELS.pop(id(ip), None)
-    if channel is not None:
-        channel.unregister()
-
-
-def channel_of(ip: Any) -> KernelChannel | None:
-    """The channel of ``ip`` (None when not attached)."""
-    return _CHANNELS.get(id(ip))
+        return None
+    return channel

@@ -1,34 +1,34 @@
-"""The subcommands of the ``%checkpoint`` line magic (one small function each)."""
+"""The ``%checkpoint`` line magic's subcommands: their parser and one small function each.
+
+:data:`SUBCOMMANDS` maps each subcommand to its function; :func:`run_subcommand` parses a line
+and calls it. Each function takes the notebook's :class:`~ipyckpt.session.StateSession` and the
+parsed arguments, prints its report, and may return a value for IPython to display.
+"""
 
 from __future__ import annotations
 
 import argparse
 import shutil
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from ipyckpt.namespace import select_names
+from IPython.core.error import UsageError
+
+from ipyckpt.location import check_store_name
+from ipyckpt.session import StateSession
 from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
 
-if TYPE_CHECKING:
-    from ipyckpt.kernel.magics import Checkpointer
 
-
-def tracked_names(magics: Checkpointer) -> list[str]:
-    """The user's variables, as ``%%checkpoint`` without ``vars=`` would save them."""
-    shell: Any = magics.shell
-    return list(select_names(shell.user_ns, hidden=shell.user_ns_hidden).names)
-
-
-def do_save(magics: Checkpointer, args: argparse.Namespace) -> None:
+def do_save(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint save [names]``."""
-    names = args.names or tracked_names(magics)
-    report = magics.session.save(names, trigger="manual", partial=bool(args.names))
+    names = args.names or session.tracked_names()
+    report = session.save(names, trigger="manual", partial=bool(args.names))
     print(report)
 
 
-def do_restore(magics: Checkpointer, args: argparse.Namespace) -> None:
+def do_restore(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint restore [--generation N] [names] [--trust]``: overwrites current values."""
-    outcome = magics.session.restore(
+    outcome = session.restore(
         generation=args.generation, names=args.names or None, trust=args.trust
     )
     print(outcome.summary())
@@ -85,15 +85,14 @@ class GenerationTable:
         )
 
 
-def do_list(magics: Checkpointer, args: argparse.Namespace) -> GenerationTable:
+def do_list(session: StateSession, args: argparse.Namespace) -> GenerationTable:
     """``%checkpoint list``."""
-    store = magics.session.store()
+    store = session.store()
     return GenerationTable(store.generations(), str(store.directory))
 
 
-def do_status(magics: Checkpointer, args: argparse.Namespace) -> None:
+def do_status(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint status``: store location, last save (size, time, throughput), last restore."""
-    session = magics.session
     print(f"store: {session.location or 'none (use %checkpoint name NAME)'}")
     save = session.last_save
     if save is not None:
@@ -108,39 +107,105 @@ def do_status(magics: Checkpointer, args: argparse.Namespace) -> None:
     if session.last_restore is not None:
         print("last restore: " + session.last_restore.summary().removeprefix("ipyckpt: "))
     if session.pending_resume is not None:
-        print(f"re-running the checkpointed cell resumes at {session.pending_resume.description}")
+        print(f"re-running the checkpointed cell resumes at {session.pending_resume.resume.where}")
 
 
-def do_verify(magics: Checkpointer, args: argparse.Namespace) -> None:
+def do_verify(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint verify``."""
-    print(magics.session.store().verify())
+    print(session.store().verify())
 
 
-def do_diff(magics: Checkpointer, args: argparse.Namespace) -> None:
+def do_diff(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint diff [GEN]``: which variables are new, deleted or changed since a generation."""
     from ipyckpt.diffing import diff_namespace
 
-    store = magics.session.store()
-    report = store.load(args.generation)
-    shell: Any = magics.shell
-    print(diff_namespace(report.values, shell.user_ns, tracked_names(magics), report.generation))
+    report = session.store().load(args.generation)
+    print(
+        diff_namespace(report.values, session.user_ns, session.tracked_names(), report.generation)
+    )
 
 
-def do_clear(magics: Checkpointer, args: argparse.Namespace) -> None:
+def do_clear(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint clear --yes``: delete this notebook's store."""
-    store = magics.session.store()
+    store = session.store()
     if not args.yes:
         print(
             f"this deletes every state checkpoint in {store.directory}; run `%checkpoint clear --yes`"
         )
         return
     shutil.rmtree(store.directory, ignore_errors=True)
-    magics.session.pending_resume = None
-    magics.session.last_save = None  # nothing is tracked any more: no shutdown snapshot
+    session.pending_resume = None
+    session.last_save = None  # nothing is tracked any more: no shutdown snapshot
     print(f"deleted {store.directory}")
 
 
-def do_name(magics: Checkpointer, args: argparse.Namespace) -> Any:
-    """``%checkpoint name NAME``."""
-    magics.set_name(args.name)
-    print(f"state checkpoints of this notebook: {magics.session.location}")
+def do_name(session: StateSession, args: argparse.Namespace) -> None:
+    """``%checkpoint name NAME``: name this notebook's store (kernels without a notebook path)."""
+    session.name = check_store_name(args.name)
+    print(f"state checkpoints of this notebook: {session.location}")
+
+
+Subcommand = Callable[[StateSession, argparse.Namespace], Any]
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "save": do_save,
+    "restore": do_restore,
+    "list": do_list,
+    "status": do_status,
+    "verify": do_verify,
+    "diff": do_diff,
+    "clear": do_clear,
+    "name": do_name,
+}
+
+
+class _HelpShown(Exception):
+    """argparse printed ``--help``; nothing else to do."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if message:
+            print(message)
+        raise _HelpShown
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``%checkpoint`` line (one sub-parser per entry of SUBCOMMANDS)."""
+    parser = _Parser(prog="%checkpoint", description="Manage this notebook's state checkpoints.")
+    sub = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="SUBCOMMAND"
+    )
+    p = sub.add_parser("save", help="save the notebook's variables now (or only NAMES)")
+    p.add_argument("names", nargs="*")
+    p = sub.add_parser("restore", help="restore the newest good state checkpoint (or a generation)")
+    p.add_argument("names", nargs="*")
+    p.add_argument("--generation", "-g", type=int, default=None)
+    p.add_argument("--trust", action="store_true", help="load even if not signed by your key")
+    sub.add_parser("list", help="list the generations, newest first")
+    sub.add_parser("status", help="where the store is, last save and last restore")
+    sub.add_parser("verify", help="check every manifest, signature and blob")
+    p = sub.add_parser("diff", help="which variables changed since a generation (default newest)")
+    p.add_argument("generation", nargs="?", type=int)
+    p = sub.add_parser("clear", help="delete this notebook's state checkpoints")
+    p.add_argument("--yes", action="store_true", help="really delete them")
+    p = sub.add_parser(
+        "name", help="name this notebook's store (for kernels without a notebook path)"
+    )
+    p.add_argument("name")
+    return parser
+
+
+def run_subcommand(parser: argparse.ArgumentParser, session: StateSession, line: str) -> Any:
+    """Parse a ``%checkpoint`` line and run its subcommand; bad input raises UsageError."""
+    try:
+        args = parser.parse_args(line.split())
+    except _HelpShown:
+        return None
+    try:
+        return SUBCOMMANDS[args.command](session, args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

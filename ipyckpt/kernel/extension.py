@@ -2,7 +2,8 @@
 
 ``%unload_ext ipyckpt`` undoes everything. Loading in a fresh kernel restores the newest good,
 signed state checkpoint of this notebook (``c.Checkpointer.autorestore``), never overwriting a
-variable already set in this kernel.
+variable already set in this kernel. What a load sets up is one
+:class:`~ipyckpt.kernel.state.KernelState`, kept on the shell.
 """
 
 from __future__ import annotations
@@ -10,74 +11,65 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ipyckpt.session import StateSession
 from ipyckpt.store.errors import CheckpointUntrusted, IpyckptError, NoCheckpoint
-
-_STATE: dict[int, Any] = {}  # id(shell) -> (magics, shutdown hooks)
-_CONDOR: dict[int, Any] = {}  # id(shell) -> CondorMagics (%%condor, %condor)
 
 
 def load_ipython_extension(ip: Any) -> None:
     """Entry point of ``%load_ext ipyckpt``."""
-    if id(ip) in _STATE:
+    from ipyckpt.kernel.state import KernelState, attach_state, state_of
+
+    if state_of(ip) is not None:
         return
+    from ipyckpt.condor.magics import CondorMagics
+    from ipyckpt.kernel import comm  # the JupyterLab extension's channel (no-op without a kernel)
     from ipyckpt.kernel.magics import Checkpointer
     from ipyckpt.kernel.shutdown import ShutdownHooks
 
-    magics = Checkpointer(shell=ip)
-    ip.register_magics(magics)
-    from ipyckpt.condor.magics import CondorMagics
-
-    _CONDOR[id(ip)] = CondorMagics(shell=ip, checkpointer=magics)
-    ip.register_magics(_CONDOR[id(ip)])
-    hooks = ShutdownHooks(magics)
-    hooks.install()
-    ip.events.register("post_run_cell", magics.session.note_cell_run)
-    _STATE[id(ip)] = (magics, hooks)
-    message = autorestore(magics) if magics.autorestore else None
+    checkpointer = Checkpointer(shell=ip)
+    session = checkpointer.session
+    state = KernelState(
+        checkpointer=checkpointer,
+        condor=CondorMagics(shell=ip, session=session),
+        hooks=ShutdownHooks(session, grace=lambda: float(checkpointer.shutdown_grace)),
+    )
+    ip.register_magics(state.checkpointer)
+    ip.register_magics(state.condor)
+    state.hooks.install()
+    ip.events.register("post_run_cell", session.note_cell_run)
+    attach_state(ip, state)
+    message = autorestore(session) if checkpointer.autorestore else None
     if message:
         print(message)
-
-    from ipyckpt.kernel import comm  # the JupyterLab extension's channel (no-op without a kernel)
-
-    comm.attach(ip, magics, autorestore_message=message)
+    state.channel = comm.attach(
+        ip, session, lambda: bool(checkpointer.autorestore), autorestore_message=message
+    )
 
 
 def unload_ipython_extension(ip: Any) -> None:
     """Entry point of ``%unload_ext ipyckpt``: remove the magics and the hooks."""
-    state = _STATE.pop(id(ip), None)
+    from ipyckpt.kernel.state import detach_state
+
+    state = detach_state(ip)
     if state is None:
         return
-    magics, hooks = state
-
-    from ipyckpt.kernel import comm
-
-    comm.detach(ip)
-    hooks.uninstall()
-    ip.events.unregister("post_run_cell", magics.session.note_cell_run)
-    condor = _CONDOR.pop(id(ip), None)
+    if state.channel is not None:
+        state.channel.unregister()
+    state.hooks.uninstall()
+    ip.events.unregister("post_run_cell", state.session.note_cell_run)
     for kind in ("line", "cell"):
         registered = ip.magics_manager.magics[kind]
-        for name, owner in (("checkpoint", magics), ("condor", condor)):
-            if owner is not None and getattr(registered.get(name), "__self__", None) is owner:
+        for name, owner in (("checkpoint", state.checkpointer), ("condor", state.condor)):
+            if getattr(registered.get(name), "__self__", None) is owner:
                 del registered[name]
 
 
-def current_magics(ip: Any) -> Any:
-    """The loaded :class:`Checkpointer` of ``ip`` (None if the extension is not loaded)."""
-    state = _STATE.get(id(ip))
-    return state[0] if state else None
-
-
-def autorestore(magics: Any) -> str | None:
+def autorestore(session: StateSession) -> str | None:
     """Restore this notebook's newest good state checkpoint; return the message to show."""
-    session = magics.session
     if session.location is None or not (session.location / "generations").is_dir():
         return None
-    from ipyckpt.kernel.commands import tracked_names
-
-    existing = tracked_names(magics)
     try:
-        outcome = session.restore(keep_existing=existing)
+        outcome = session.restore(keep_existing=session.tracked_names())
     except CheckpointUntrusted as exc:
         return (
             f"ipyckpt: not restoring the state checkpoint: {exc}\n"

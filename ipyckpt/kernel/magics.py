@@ -7,7 +7,6 @@ and report. Settings are traitlets of :class:`Checkpointer` (``c.Checkpointer.ke
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -15,47 +14,10 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, Unicode, validate
 
 from ipyckpt.durations import parse_duration
+from ipyckpt.kernel.cellrun import CellSettings, run_checkpointed_cell
+from ipyckpt.kernel.commands import build_parser, run_subcommand
 from ipyckpt.options import OptionError, parse_cell_options
-from ipyckpt.session import StateSession, check_store_name
-
-
-class _HelpShown(Exception):
-    """argparse printed ``--help``; nothing else to do."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        raise UsageError(f"{self.prog}: {message}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> Any:
-        if message:
-            print(message)
-        raise _HelpShown
-
-
-def _line_parser() -> _Parser:
-    parser = _Parser(prog="%checkpoint", description="Manage this notebook's state checkpoints.")
-    sub = parser.add_subparsers(
-        dest="command", required=True, parser_class=_Parser, metavar="SUBCOMMAND"
-    )
-    p = sub.add_parser("save", help="save the notebook's variables now (or only NAMES)")
-    p.add_argument("names", nargs="*")
-    p = sub.add_parser("restore", help="restore the newest good state checkpoint (or a generation)")
-    p.add_argument("names", nargs="*")
-    p.add_argument("--generation", "-g", type=int, default=None)
-    p.add_argument("--trust", action="store_true", help="load even if not signed by your key")
-    sub.add_parser("list", help="list the generations, newest first")
-    sub.add_parser("status", help="where the store is, last save and last restore")
-    sub.add_parser("verify", help="check every manifest, signature and blob")
-    p = sub.add_parser("diff", help="which variables changed since a generation (default newest)")
-    p.add_argument("generation", nargs="?", type=int)
-    p = sub.add_parser("clear", help="delete this notebook's state checkpoints")
-    p.add_argument("--yes", action="store_true", help="really delete them")
-    p = sub.add_parser(
-        "name", help="name this notebook's store (for kernels without a notebook path)"
-    )
-    p.add_argument("name")
-    return parser
+from ipyckpt.session import StateSession
 
 
 @magics_class
@@ -99,9 +61,11 @@ class Checkpointer(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.session = StateSession(shell.user_ns, folder=self.directory, keep=self.keep)
+        self.session = StateSession(
+            shell.user_ns, hidden=shell.user_ns_hidden, folder=self.directory, keep=self.keep
+        )
         self.observe(self._sync_session, names=["directory", "keep"])
-        self._parser = _line_parser()
+        self._parser = build_parser()
 
     def _sync_session(self, change: Any) -> None:
         self.session.folder = self.directory
@@ -123,9 +87,8 @@ class Checkpointer(Magics):
             options = parse_cell_options(line)
         except OptionError as exc:
             raise UsageError(str(exc)) from None
-        from ipyckpt.kernel.cellrun import run_checkpointed_cell
-
-        return run_checkpointed_cell(self, cell, options)
+        settings = CellSettings(default_every=self.default_every, mtbf=self.mtbf)
+        return run_checkpointed_cell(self.shell, self.session, cell, options, settings)
 
     @line_magic("checkpoint")  # type: ignore[arg-type]
     def checkpoint_line(self, line: str) -> Any:
@@ -133,17 +96,4 @@ class Checkpointer(Magics):
 
         Run ``%checkpoint SUBCOMMAND --help`` for each subcommand's options.
         """
-        try:
-            args = self._parser.parse_args(line.split())
-        except _HelpShown:
-            return None
-        from ipyckpt.kernel import commands
-
-        try:
-            return getattr(commands, f"do_{args.command}")(self, args)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-
-    def set_name(self, name: str) -> None:
-        """Name this notebook's store (``%checkpoint name NAME``)."""
-        self.session.name = check_store_name(name)
+        return run_subcommand(self._parser, self.session, line)

@@ -23,7 +23,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from ipyckpt import __version__
-from ipyckpt.session import STORE_FOLDER
+from ipyckpt.location import STORE_FOLDER
 from ipyckpt.store.errors import IpyckptError, NoCheckpoint, StoreBusy
 
 LOCK_TIMEOUT_S = 5

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ipyckpt import exitcodes
 from ipyckpt.condor import eventlog, jobs, submit, submit_cell
 from ipyckpt.condor import payload as p
 from ipyckpt.condor.api import _prepare_inputs
@@ -176,7 +177,7 @@ def test_runner_refuses_inputs_from_other_versions(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, p.BOOTSTRAP], cwd=folder, capture_output=True, text=True, check=False
     )
-    assert proc.returncode == p.EXIT_BAD_PAYLOAD
+    assert proc.returncode == exitcodes.EXIT_BAD_PAYLOAD
     message = _result(folder)["message"]
     assert "version mismatch" in message and "Python 2.7.18 there" in message, message
     assert "Traceback" not in proc.stderr
@@ -191,7 +192,7 @@ def test_runner_checkpoints_on_sigterm(tmp_path: Path) -> None:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "1"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == p.EXIT_CHECKPOINT
+        assert proc.wait(timeout=30) == exitcodes.EXIT_CHECKPOINT
     gens = p.store(folder / p.CHECKPOINT, p.read_key(folder / p.KEY)).generations()
     assert gens[0].trigger == "eviction" and "iteration" in gens[0].info["where"]
 
@@ -202,7 +203,7 @@ def test_missing_dependency_on_the_execute_node(jobs_dir: Path, tmp_path: Path) 
     bare.chmod(0o755)
     job = _submit(jobs_dir, "x = 1\n", python=str(bare))
     status = job.wait(timeout=60)
-    assert (status.state, status.exit_code) == ("failed", p.EXIT_MISSING_DEPENDENCY)
+    assert (status.state, status.exit_code) == ("failed", exitcodes.EXIT_MISSING_DEPENDENCY)
     problem = job.problem() or ""
     assert "missing on the execute node" in problem and "ipyckpt" in problem, problem
 
@@ -253,9 +254,9 @@ def test_sigkill_during_checkpoint_writes_in_the_same_sandbox(tmp_path: Path) ->
                     hits += 1
                     break
             code_ = proc.wait(timeout=60)
-        if code_ == p.EXIT_OK:
+        if code_ == exitcodes.EXIT_OK:
             break
-        assert code_ in (p.EXIT_CHECKPOINT, -signal.SIGKILL), code_
+        assert code_ in (exitcodes.EXIT_CHECKPOINT, -signal.SIGKILL), code_
     assert hits == 5
     key = p.read_key(folder / p.KEY)
     assert p.store(folder / p.OUTPUTS, key).load().values["done"] == list(range(60))
@@ -333,7 +334,11 @@ def test_input_whose_module_is_missing_on_the_execute_node(
         announce=lambda _: None,
     )  # fmt: skip
     status = job.wait(timeout=60)
-    assert (status.state, status.exit_code, status.retries) == ("failed", p.EXIT_BAD_PAYLOAD, 0)
+    assert (status.state, status.exit_code, status.retries) == (
+        "failed",
+        exitcodes.EXIT_BAD_PAYLOAD,
+        0,
+    )
     problem = job.problem() or ""
     assert "could not restore the inputs on the execute node" in problem, problem
     assert "No module named 'onlyhere'" in problem and "Install what is missing" in problem

@@ -1,0 +1,58 @@
+"""Where a notebook's state checkpoint store lives: the one :func:`store_location`.
+
+Used by the kernel (:mod:`ipyckpt.session`), the ``ipyckpt`` command and the jupyter_server
+extension (:mod:`ipyckpt.server`). First match wins:
+
+1. ``IPYCKPT_STORE`` in the environment: exactly that directory (batch jobs, HTCondor runner).
+2. ``%checkpoint name NAME``: ``<folder>/NAME``.
+3. The notebook's path, from ``JPY_SESSION_NAME`` (set by jupyter_server) or
+   ``__vsc_ipynb_file__`` (set by VS Code): ``<folder>/<notebook file name>``.
+
+``<folder>`` is ``c.Checkpointer.directory`` if set, else ``.ipyckpt`` beside the notebook (or in
+the working directory). A kernel that knows none of these (e.g. run by nbclient) has no store
+until it is named: it never guesses, so two notebooks never restore each other's state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+STORE_ENV = "IPYCKPT_STORE"
+STORE_FOLDER = ".ipyckpt"
+
+
+def notebook_path(user_ns: Mapping[str, object]) -> Path | None:
+    """The notebook this kernel runs, if the frontend told us."""
+    for candidate in (os.environ.get("JPY_SESSION_NAME"), user_ns.get("__vsc_ipynb_file__")):
+        if isinstance(candidate, str) and candidate.endswith(".ipynb"):
+            return Path(candidate)
+    return None
+
+
+def check_store_name(name: str) -> str:
+    """A store name must be a plain file name: no separators, not ``.``/``..``, not empty."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(
+            f"invalid checkpoint name {name!r}: use a plain name such as 'training-run'"
+        )
+    return name
+
+
+def store_location(
+    notebook: Path | None, *, folder: str = "", name: str | None = None
+) -> Path | None:
+    """Where the store of ``notebook`` (or of the store ``name``) lives, or None if unknown."""
+    if os.environ.get(STORE_ENV):
+        return Path(os.environ[STORE_ENV]).expanduser().absolute()
+    store_name = name or (notebook.name if notebook else None)
+    if store_name is None:
+        return None
+    if folder:
+        root = Path(folder).expanduser()
+    elif notebook is not None and notebook.is_absolute():
+        root = notebook.parent / STORE_FOLDER
+    else:
+        root = Path.cwd() / STORE_FOLDER
+    return (root / check_store_name(store_name)).absolute()
