@@ -9,11 +9,25 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.reports import GenerationInfo, format_bytes
 
 OK, PROBLEMS, USAGE = 0, 1, 2
+STORE_HELP = (
+    "a store directory, or a notebook (NAME.ipynb: its store, found as its kernel finds it)"
+)
+
+
+def store_directory(given: str) -> Path:
+    """``given`` itself, or for a notebook path the store its kernel uses (ipyckpt.location)."""
+    if not given.endswith(".ipynb"):
+        return Path(given)
+    from ipyckpt.location import configured_folder, store_location
+
+    store = store_location(Path(given).absolute(), folder=configured_folder())
+    return store if store is not None else Path(given)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,16 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("list", help="list the generations of a store, newest first")
-    p.add_argument("directory")
+    p.add_argument("directory", help=STORE_HELP)
     p = sub.add_parser("show", help="variables, types, sizes and skipped names of a generation")
-    p.add_argument("directory")
+    p.add_argument("directory", help=STORE_HELP)
     p.add_argument("generation", nargs="?", type=int, help="generation id (default: newest)")
     p = sub.add_parser(
         "verify", help="check every manifest, signature and blob; exit 1 on problems"
     )
-    p.add_argument("directory")
+    p.add_argument("directory", help=STORE_HELP)
     p = sub.add_parser("gc", help="remove old generations and unreferenced blobs")
-    p.add_argument("directory")
+    p.add_argument("directory", help=STORE_HELP)
     p.add_argument("--keep", type=int, default=None, help="generations to keep (default: 3)")
     p = sub.add_parser("install", help="load ipyckpt in every new IPython kernel of this user")
     p.add_argument("--profile", default="default")
@@ -102,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         return _install(args)
     from ipyckpt.store import Store
 
-    store = Store(args.directory)
+    store = Store(store_directory(args.directory))
     if args.command == "list":
         infos = store.generations()
         print(_list(infos) if infos else f"no state checkpoints in {store.directory}")

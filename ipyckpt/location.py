@@ -56,3 +56,29 @@ def store_location(
     else:
         root = Path.cwd() / STORE_FOLDER
     return (root / check_store_name(store_name)).absolute()
+
+
+def configured_folder(profile: str = "default") -> str:
+    """``c.Checkpointer.directory`` as this user's IPython kernels read it ('' when unset).
+
+    For processes that are not the kernel (the jupyter_server extension, the ``ipyckpt``
+    command): it loads the same files an IPython kernel of ``profile`` loads
+    (``ipython_config`` and ``ipython_kernel_config``, ``.py`` and ``.json``, from the profile
+    directory, then ``sys.prefix/etc/ipython`` and the system directories, first match wins).
+    A ``%config`` run inside one kernel, or a kernel started with another profile, is not seen.
+    """
+    from IPython.core.application import ENV_CONFIG_DIRS, SYSTEM_CONFIG_DIRS
+    from IPython.paths import get_ipython_dir
+    from traitlets.config import Application
+
+    paths = [str(Path(get_ipython_dir()) / f"profile_{profile}"), *ENV_CONFIG_DIRS]
+    paths += SYSTEM_CONFIG_DIRS
+    reader = Application()
+    for name in ("ipython_config.py", "ipython_kernel_config.py"):
+        try:
+            reader.load_config_file(name, path=paths)
+        except Exception:  # a broken config file breaks the kernels, not the server
+            continue
+    section = reader.config.get("Checkpointer", {})
+    folder = section.get("directory", "") if isinstance(section, dict) else ""
+    return folder if isinstance(folder, str) else ""

@@ -5,8 +5,12 @@
 ``DELETE generations/GEN?path=NB``   delete one generation and the blobs only it used
 
 ``NB`` is a notebook path relative to the server root (as JupyterLab names it). Its store is
-``.ipyckpt/<notebook file name>`` beside the notebook; a path (or store) that resolves outside
-the root is refused with 403. Store work runs in a thread: a busy store never blocks the server.
+where the notebook's kernel keeps it (:func:`ipyckpt.location.store_location`): ``IPYCKPT_STORE``
+(the kernels inherit the server's environment), else ``c.Checkpointer.directory`` read from the
+IPython configuration the kernels load, else ``.ipyckpt/<notebook file name>`` beside the
+notebook. The server reads the configuration rather than asking a kernel because it must work
+while the kernel is dead or busy. A notebook path (or default store) that resolves outside the
+root is refused with 403. Store work runs in a thread: a busy store never blocks the server.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +28,33 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from ipyckpt import __version__
-from ipyckpt.location import STORE_FOLDER
+from ipyckpt.location import STORE_ENV, configured_folder, store_location
 from ipyckpt.store.errors import IpyckptError, NoCheckpoint, StoreBusy
 
 LOCK_TIMEOUT_S = 5
 AUTH_RESOURCE = "contents"
 
 
-def store_dir(root: Path, notebook: str) -> Path:
-    """The store of ``notebook`` (relative to ``root``); PermissionError if outside ``root``."""
+def store_dir(root: Path, notebook: str, folder: str = "") -> Path:
+    """The store of ``notebook`` (relative to ``root``), found as the kernel finds it.
+
+    :func:`ipyckpt.location.store_location` decides, with ``folder`` (the configured
+    ``c.Checkpointer.directory``) and ``IPYCKPT_STORE``. A configured store may be anywhere;
+    the default one (``.ipyckpt`` beside the notebook) must resolve inside ``root``.
+    PermissionError if the notebook or the default store is outside ``root``.
+    """
     root = root.resolve()
     if not notebook or not notebook.endswith(".ipynb") or "\0" in notebook:
         raise ValueError(f"not a notebook path: {notebook!r}")
     path = (root / notebook.lstrip("/")).resolve()
     if not path.is_relative_to(root) or path == root:
         raise PermissionError(f"{notebook!r} is outside the server root")
-    store = (path.parent / STORE_FOLDER / path.name).resolve()
+    store = store_location(path, folder=folder)
+    if store is None:  # pragma: no cover - a notebook path always names a store
+        raise ValueError(f"not a notebook path: {notebook!r}")
+    if folder or os.environ.get(STORE_ENV):
+        return store  # configured by the user, as the kernels see it
+    store = store.resolve()
     if not store.is_relative_to(root):
         raise PermissionError(f"the state checkpoints of {notebook!r} are outside the server root")
     return store
@@ -96,7 +112,7 @@ class _StoreHandler(APIHandler):
         notebook = self.get_query_argument("path", "")
         root = Path(self.settings.get("server_root_dir") or self.contents_manager.root_dir)
         try:
-            return store_dir(Path(root).expanduser(), notebook)
+            return store_dir(Path(root).expanduser(), notebook, configured_folder())
         except PermissionError as exc:
             raise tornado.web.HTTPError(403, str(exc)) from None
         except ValueError as exc:
