@@ -13,9 +13,9 @@ from ipyckpt.condor import payload as p
 from ipyckpt.condor.analysis import cell_names
 from ipyckpt.condor.handle import CondorJob
 from ipyckpt.condor.jobs import JobRecord
+from ipyckpt.condor.options import check_backend
 from ipyckpt.condor.submit import Resources
 
-BACKENDS = ("local", "schedd")
 INPUT = "input"
 
 
@@ -61,8 +61,10 @@ def submit_cell(
     SIGTERM and ``vacate_time`` the time before SIGKILL. Returns at once with a
     :class:`CondorJob`; the job's files live in ``jobs_dir/<name>/``.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend={backend}: use backend=local or backend=schedd")
+    try:
+        check_backend(backend)
+    except ValueError as exc:
+        raise ValueError(f"backend={backend}: {exc}") from None
     if backend == "schedd":
         submit.bindings()  # fail before writing anything
     elif image is not None:

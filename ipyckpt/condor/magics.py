@@ -15,25 +15,26 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Int, Unicode, validate
+from traitlets import Bool, Int, TraitError, Unicode, validate
 
+from ipyckpt.condor.options import CONDOR_OPTIONS, CondorOptions
 from ipyckpt.durations import parse_duration
+from ipyckpt.magicargs import LineParser, parse_cell_line, parse_line
 from ipyckpt.session import NoStoreError, StateSession
 from ipyckpt.store.errors import IpyckptError
 
 SUBCOMMANDS = ("status", "wait", "fetch", "log", "rm", "vacate")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        raise UsageError(f"%condor: {message}; usage: %condor {'|'.join(SUBCOMMANDS)} [NAME]")
-
-
 def _line_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%condor", add_help=False)
-    parser.add_argument("command", choices=SUBCOMMANDS)
-    parser.add_argument("name", nargs="?")
-    parser.add_argument("--timeout", type=float, default=None)
+    parser = LineParser(
+        prog="%condor",
+        description="Follow this notebook's HTCondor jobs (default: the newest job).",
+        usage_hint=f"usage: %condor {'|'.join(SUBCOMMANDS)} [NAME]",
+    )
+    parser.add_argument("command", choices=SUBCOMMANDS, help="what to do with the job")
+    parser.add_argument("name", nargs="?", help="the job (default: the newest)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds wait may take")
     return parser
 
 
@@ -47,7 +48,10 @@ class CondorMagics(Magics):
         "pip install 'ipyckpt[condor]') or 'local' (an emulation on this machine).",
     ).tag(config=True)
     default_every = Unicode(
-        "30m", help="How often a job checkpoints (exit 85) when every= is not given."
+        "30m",
+        help="How often a %%condor job checkpoints and exits 85 (HTCondor then restarts it from "
+        "the checkpoint) when every= is not given. Not Checkpointer.default_every, the "
+        "snapshot interval of %%checkpoint cells in this kernel.",
     ).tag(config=True)
     max_retries = Int(3, help="max_retries of the submitted jobs.").tag(config=True)
     vacate_time = Int(
@@ -59,9 +63,12 @@ class CondorMagics(Magics):
 
     @validate("backend")
     def _check_backend(self, proposal: Any) -> str:
-        if proposal["value"] not in ("schedd", "local"):
-            raise ValueError("CondorMagics.backend must be 'schedd' or 'local'")
-        return str(proposal["value"])
+        from ipyckpt.condor.options import check_backend
+
+        try:
+            return check_backend(str(proposal["value"]))
+        except ValueError as exc:
+            raise TraitError(f"CondorMagics.backend={proposal['value']}: {exc}") from None
 
     @validate("default_every")
     def _check_every(self, proposal: Any) -> str:
@@ -86,24 +93,21 @@ class CondorMagics(Magics):
         return jobs_root(store.directory)
 
     @cell_magic
+    @CONDOR_OPTIONS.document
     def condor(self, line: str, cell: str) -> Any:
         """Run this cell as a self-checkpointing HTCondor job; returns at once.
 
-        %%condor [name=NAME] [vars=a,b] [returns=x,y] [every=30m] [request_cpus=N]
-        [request_memory=4GB] [request_disk=2GB] [request_gpus=N] [image=CONTAINER]
-        [max_retries=N] [backend=schedd|local]
-
         Inputs default to the variables the cell reads, returns to those it assigns. Then
         ``%condor wait``, ``%condor fetch`` puts the returned variables into the notebook.
+        ``%%condor --help`` lists the options.
         """
         from ipyckpt.condor.api import submit_cell
-        from ipyckpt.condor.options import CondorOptionError, parse_condor_options
         from ipyckpt.condor.submit import Resources
 
-        try:
-            o = parse_condor_options(line)
-        except CondorOptionError as exc:
-            raise UsageError(str(exc)) from None
+        values = parse_cell_line(CONDOR_OPTIONS, line)
+        if values is None:
+            return None
+        o = CondorOptions(**values)  # type: ignore[arg-type]
         defaults = Resources()
         resources = Resources(
             cpus=o.request_cpus or defaults.cpus,
@@ -138,7 +142,9 @@ class CondorMagics(Magics):
     @line_magic("condor")  # type: ignore[arg-type]
     def condor_line(self, line: str) -> Any:
         """%condor status|wait|fetch|log|rm|vacate [NAME] [--timeout S] (default: newest job)."""
-        args = self._parser.parse_args(line.split())
+        args = parse_line(self._parser, line)
+        if args is None:
+            return None
         from ipyckpt.condor import api
         from ipyckpt.condor.jobs import NoSuchJob
 
@@ -152,7 +158,14 @@ class CondorMagics(Magics):
                     print("ipyckpt: this notebook has no HTCondor jobs (submit one with %%condor)")
                 return None
             job = api.get_job(self.jobs_dir(), args.name)
-            return getattr(self, f"_do_{args.command}")(job, args)
+            actions = {
+                "wait": self._do_wait,
+                "fetch": self._do_fetch,
+                "log": self._do_log,
+                "rm": self._do_rm,
+                "vacate": self._do_vacate,
+            }
+            return actions[args.command](job, args)
         except (ValueError, NoSuchJob) as exc:
             raise UsageError(str(exc)) from None
 

@@ -1,4 +1,4 @@
-"""Parsing of the ``%%condor`` line (pure functions; exact error texts are unit-tested).
+"""The ``%%condor`` options, as one :class:`ipyckpt.magicargs.OptionTable`.
 
 ``name=NAME vars=a,b returns=x,y every=30m request_cpus=N request_memory=4GB request_disk=2GB
 request_gpus=N image=CONTAINER max_retries=N backend=schedd|local``; ``--key value`` works too.
@@ -11,32 +11,77 @@ from dataclasses import dataclass
 from ipyckpt.condor.jobs import check_job_name
 from ipyckpt.condor.submit import check_size
 from ipyckpt.durations import parse_duration
+from ipyckpt.magicargs import Option, OptionError, OptionTable, whole_number
 from ipyckpt.namespace import parse_name_list
-from ipyckpt.options import key_value_pairs
 
-USAGE = (
-    "%%condor [name=NAME] [vars=a,b] [returns=x,y] [every=30m] [request_cpus=N] "
-    "[request_memory=4GB] [request_disk=2GB] [request_gpus=N] [image=CONTAINER] "
-    "[max_retries=N] [backend=schedd|local]"
-)
-_KEYS = (
-    "name",
-    "vars",
-    "returns",
-    "every",
-    "request_cpus",
-    "request_memory",
-    "request_disk",
-    "request_gpus",
-    "image",
-    "max_retries",
-    "backend",
-)
-_INTS = {"request_cpus": 1, "request_gpus": 0, "max_retries": 0}  # minimum values
+BACKENDS = ("schedd", "local")
 
 
-class CondorOptionError(ValueError):
+class CondorOptionError(OptionError):
     """A bad ``%%condor`` argument (the magic raises it as ``UsageError``)."""
+
+
+def check_backend(value: str) -> str:
+    """The one check of a backend name (option, ``CondorMagics.backend``, ``submit_cell``)."""
+    if value not in BACKENDS:
+        raise ValueError("use backend=schedd (your pool) or backend=local (emulation)")
+    return value
+
+
+def _size(key: str) -> Option:
+    example = "4GB" if key == "request_memory" else "2GB"
+    return Option(
+        key, f"{key}={example}", f"{key} of the job", lambda value: check_size(value, key)
+    )
+
+
+def _nonempty(value: str) -> str:
+    if not value:
+        raise ValueError("give a value")
+    return value
+
+
+CONDOR_OPTIONS = OptionTable(
+    "%%condor",
+    (
+        Option("name", "name=NAME", "the job's name (default: job-1, job-2, ...)", check_job_name),
+        Option(
+            "vars", "vars=a,b", "inputs (default: the variables the cell reads)", parse_name_list
+        ),
+        Option(
+            "returns",
+            "returns=x,y",
+            "what %condor fetch brings back (default: the variables the cell assigns)",
+            parse_name_list,
+        ),
+        Option(
+            "every",
+            "every=30m",
+            "the job checkpoints and exits 85 this often, then HTCondor restarts it from the "
+            "checkpoint (default: CondorMagics.default_every)",
+            parse_duration,
+        ),
+        Option("request_cpus", "request_cpus=N", "CPUs of the slot", whole_number(1)),
+        _size("request_memory"),
+        _size("request_disk"),
+        Option("request_gpus", "request_gpus=N", "GPUs of the slot", whole_number(0)),
+        Option("image", "image=CONTAINER", "container image (backend=schedd only)", _nonempty),
+        Option(
+            "max_retries",
+            "max_retries=N",
+            "restarts after a failure (default: CondorMagics.max_retries)",
+            whole_number(0),
+        ),
+        Option(
+            "backend",
+            "backend=schedd|local",
+            "your pool, or an emulation on this machine (default: CondorMagics.backend)",
+            check_backend,
+        ),
+    ),
+    CondorOptionError,
+)
+USAGE = CONDOR_OPTIONS.usage
 
 
 @dataclass(frozen=True)
@@ -56,36 +101,6 @@ class CondorOptions:
     backend: str | None = None
 
 
-def _convert(key: str, value: str) -> object:
-    if key in ("vars", "returns"):
-        return parse_name_list(value)
-    if key == "every":
-        return parse_duration(value)
-    if key == "name":
-        return check_job_name(value)
-    if key in ("request_memory", "request_disk"):
-        return check_size(value, key)
-    if key in _INTS:
-        try:
-            number = int(value)
-        except ValueError:
-            number = -1
-        if number < _INTS[key]:
-            raise ValueError(f"use a whole number >= {_INTS[key]} (got {value!r})")
-        return number
-    if key == "backend" and value not in ("schedd", "local"):
-        raise ValueError("use backend=schedd (your pool) or backend=local (emulation)")
-    if not value:
-        raise ValueError("give a value")
-    return value
-
-
 def parse_condor_options(line: str) -> CondorOptions:
     """Parse the arguments of ``%%condor``; raise CondorOptionError saying what to write."""
-    values: dict[str, object] = {}
-    for key, value in key_value_pairs(line, _KEYS, USAGE, CondorOptionError):
-        try:
-            values[key] = _convert(key, value)
-        except ValueError as exc:
-            raise CondorOptionError(f"{key}={value}: {exc}") from None
-    return CondorOptions(**values)  # type: ignore[arg-type]
+    return CondorOptions(**CONDOR_OPTIONS.parse(line))  # type: ignore[arg-type]

@@ -16,8 +16,8 @@ from typing import Any
 
 from ipyckpt.cells import ResumeInfo, run_cell
 from ipyckpt.durations import format_duration, parse_duration, young_daly_interval
+from ipyckpt.magicargs import CellOptions
 from ipyckpt.namespace import select_names
-from ipyckpt.options import CellOptions
 from ipyckpt.safepoints import InstrumentedCell, ResumePoint, SafepointRuntime, instrument
 from ipyckpt.session import StateSession
 from ipyckpt.store.errors import IpyckptError

@@ -15,6 +15,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ipyckpt.location import check_store_name
+from ipyckpt.magicargs import LineParser, parse_line
 from ipyckpt.session import StateSession
 from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
 
@@ -159,25 +160,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
-class _HelpShown(Exception):
-    """argparse printed ``--help``; nothing else to do."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        raise UsageError(f"{self.prog}: {message}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> Any:
-        if message:
-            print(message)
-        raise _HelpShown
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the ``%checkpoint`` line (one sub-parser per entry of SUBCOMMANDS)."""
-    parser = _Parser(prog="%checkpoint", description="Manage this notebook's state checkpoints.")
+    parser = LineParser(prog="%checkpoint", description="Manage this notebook's state checkpoints.")
     sub = parser.add_subparsers(
-        dest="command", required=True, parser_class=_Parser, metavar="SUBCOMMAND"
+        dest="command", required=True, parser_class=LineParser, metavar="SUBCOMMAND"
     )
     p = sub.add_parser("save", help="save the notebook's variables now (or only NAMES)")
     p.add_argument("names", nargs="*")
@@ -201,9 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_subcommand(parser: argparse.ArgumentParser, session: StateSession, line: str) -> Any:
     """Parse a ``%checkpoint`` line and run its subcommand; bad input raises UsageError."""
-    try:
-        args = parser.parse_args(line.split())
-    except _HelpShown:
+    args = parse_line(parser, line)
+    if args is None:
         return None
     try:
         return SUBCOMMANDS[args.command](session, args)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, Unicode, validate
 
 from ipyckpt.durations import parse_duration
 from ipyckpt.kernel.cellrun import CellSettings, run_checkpointed_cell
 from ipyckpt.kernel.commands import build_parser, run_subcommand
-from ipyckpt.options import OptionError, parse_cell_options
+from ipyckpt.magicargs import CHECKPOINT_OPTIONS, CellOptions, parse_cell_line
 from ipyckpt.session import StateSession
 
 
@@ -37,7 +36,10 @@ class Checkpointer(Magics):
         "fresh kernel. Never overwrites a variable already set in this kernel.",
     ).tag(config=True)
     default_every = Unicode(
-        "1h", help="Snapshot interval of %%checkpoint when every= is not given (e.g. 30m, 1h)."
+        "1h",
+        help="Snapshot interval of %%checkpoint when every= is not given (e.g. 30m, 1h); the "
+        "cell keeps running after each snapshot. Not CondorMagics.default_every, which is how "
+        "often a %%condor job checkpoints and restarts.",
     ).tag(config=True)
     mtbf = Unicode(
         "24h", help="Assumed mean time between failures, used by every=auto (Young/Daly)."
@@ -72,21 +74,20 @@ class Checkpointer(Magics):
         self.session.keep = self.keep
 
     @cell_magic
+    @CHECKPOINT_OPTIONS.document
     def checkpoint(self, line: str, cell: str) -> Any:
         """Run the cell, snapshotting the notebook's variables at consistent points.
-
-        %%checkpoint [every=DURATION|auto] [vars=a,b] [exclude=x,y] [keep=N] [resume=yes|no]
 
         A snapshot is taken at the first consistent point after each interval (between the
         cell's top-level statements, at the start of each iteration of its top-level loops, or
         where the code calls ``ipyckpt.safepoint()``) and when the cell ends. After a restart,
-        re-running the same cell resumes where the last snapshot was taken. DURATION: 90, 30s,
-        10m, 1h30m, 2d.
+        re-running the same cell resumes where the last snapshot was taken.
+        ``%%checkpoint --help`` lists the options.
         """
-        try:
-            options = parse_cell_options(line)
-        except OptionError as exc:
-            raise UsageError(str(exc)) from None
+        values = parse_cell_line(CHECKPOINT_OPTIONS, line)
+        if values is None:
+            return None
+        options = CellOptions.from_values(values)
         settings = CellSettings(default_every=self.default_every, mtbf=self.mtbf)
         return run_checkpointed_cell(self.shell, self.session, cell, options, settings)
 

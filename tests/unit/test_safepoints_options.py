@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ipyckpt.options import OptionError, parse_cell_options
+from ipyckpt.magicargs import OptionError, parse_cell_options
 from ipyckpt.safepoints import RUNTIME_NAME, ResumePoint, SafepointRuntime, instrument
 
 LOOP = "total = 0\nfor i in range(10):\n    total += i\n    other = total * 2\nresult = total\n"
