@@ -55,7 +55,6 @@ def select_names(
     hidden: Mapping[str, object] | Container[str] = (),
     include: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
-    include_modules: bool = False,
 ) -> Selection:
     """The variables to save: ``include`` exactly, or the user's variables (see module doc)."""
     if include is not None:
@@ -68,7 +67,7 @@ def select_names(
         if not is_internal(n)
         and n not in exclude
         and not _hidden(n, v, hidden)
-        and (include_modules or not isinstance(v, types.ModuleType))
+        and not isinstance(v, types.ModuleType)
     )
     return Selection(tuple(names))
 

@@ -13,15 +13,13 @@ where ipyckpt is not installed) writes and signs results the same way.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
-from ipyckpt.store import fsio
+from ipyckpt.store import fsio, signing
 from ipyckpt.store.errors import CheckpointUntrusted, IpyckptError
 
 BOOTSTRAP = "ipyckpt-job.py"
@@ -78,7 +76,7 @@ def version_problem(theirs: dict[str, str], where: str) -> str | None:
 
 def new_key() -> bytes:
     """A fresh per-job signing key."""
-    return secrets.token_bytes(32)
+    return secrets.token_bytes(signing.KEY_BYTES)
 
 
 def write_key(path: Path, key: bytes) -> None:
@@ -91,14 +89,14 @@ def read_key(path: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def _digest(key: bytes, body: dict[str, Any]) -> str:
-    data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
+def _canonical(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def seal(key: bytes, body: dict[str, Any]) -> bytes:
-    """``body`` as signed JSON: ``{"body": ..., "signature": HMAC-SHA256}``."""
-    return json.dumps({"body": body, "signature": _digest(key, body)}, indent=1).encode()
+    """``body`` as signed JSON: ``{"body": ..., "signature": HMAC-SHA256}`` (store.signing)."""
+    signature = signing.sign(key, _canonical(body))
+    return json.dumps({"body": body, "signature": signature}, indent=1).encode()
 
 
 def unseal(key: bytes, data: bytes, what: str) -> dict[str, Any]:
@@ -110,7 +108,7 @@ def unseal(key: bytes, data: bytes, what: str) -> dict[str, Any]:
             raise TypeError("bad document")
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointUntrusted(f"{what} is not a valid signed document ({exc})") from None
-    if not hmac.compare_digest(_digest(key, body), signature):
+    if not signing.is_valid(key, _canonical(body), signature):
         raise CheckpointUntrusted(
             f"{what} is not signed by this job's key (modified, or from another job): refused"
         )

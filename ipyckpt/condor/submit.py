@@ -153,15 +153,6 @@ def bindings() -> Any:
         raise BindingsMissing(INSTALL_HINT) from exc
 
 
-def have_bindings() -> bool:
-    """Whether ``htcondor2`` can be imported."""
-    try:
-        bindings()
-    except BindingsMissing:
-        return False
-    return True
-
-
 def to_submit(desc: dict[str, str]) -> Any:
     """A real ``htcondor2.Submit`` for ``desc``."""
     return bindings().Submit(dict(desc))

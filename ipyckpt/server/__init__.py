@@ -19,7 +19,3 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     setup_handlers(serverapp.web_app)
     serverapp.log.info("ipyckpt: state checkpoint REST handlers at /ipyckpt/")
-
-
-# jupyter_server < 2 looked for this name
-load_jupyter_server_extension = _load_jupyter_server_extension

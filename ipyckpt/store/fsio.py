@@ -11,7 +11,7 @@ import contextlib
 import mmap
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -111,15 +111,3 @@ def read_exact(
             raise OSError(5, f"file is longer than the {size} bytes recorded", str(path))
     view.release()
     return buf
-
-
-@contextlib.contextmanager
-def removing_on_error(paths: list[Path]) -> Iterator[list[Path]]:
-    """Yield a list; if the block fails, every path appended to it is unlinked."""
-    try:
-        yield paths
-    except BaseException:
-        for path in paths:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise
