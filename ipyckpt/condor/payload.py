@@ -47,12 +47,12 @@ def versions() -> dict[str, str]:
     """This process's Python, dill and ipyckpt versions."""
     import dill
 
-    import ipyckpt
+    from ipyckpt._version import __version__
 
     return {
         "python": ".".join(map(str, sys.version_info[:3])),
         "dill": str(dill.__version__),
-        "ipyckpt": ipyckpt.__version__,
+        "ipyckpt": __version__,
     }
 
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ipyckpt import __version__
+from ipyckpt._version import __version__
 from ipyckpt.store.errors import IpyckptError
 
 if TYPE_CHECKING:

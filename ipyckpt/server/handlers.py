@@ -27,7 +27,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from ipyckpt import __version__
+from ipyckpt._version import __version__
 from ipyckpt.location import STORE_ENV, configured_folder, store_location
 from ipyckpt.store.errors import IpyckptError, NoCheckpoint, StoreBusy
 

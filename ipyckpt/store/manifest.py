@@ -80,7 +80,7 @@ def runtime_versions() -> dict[str, str]:
     """Versions stamped into every manifest, to explain a failed load on another machine."""
     import dill
 
-    from ipyckpt import __version__
+    from ipyckpt._version import __version__
 
     return {
         "python": platform.python_version(),
