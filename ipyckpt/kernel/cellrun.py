@@ -193,5 +193,5 @@ def _mark_error(session: StateSession, taken: list[int], exc: BaseException) -> 
     error = f"{type(exc).__name__}: {exc}".strip()
     try:
         session.store().annotate(taken[-1], error=error)
-    except IpyckptError as problem:  # pragma: no cover - the original error matters more
+    except Exception as problem:  # the user's own error matters more: one line, never chained
         print(f"ipyckpt: could not mark the snapshot with the error: {problem}", file=sys.stderr)

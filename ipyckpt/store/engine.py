@@ -233,10 +233,20 @@ class Store:
                 report = self._save_locked(
                     namespace, wanted, trigger, dict(info or {}), started, progress
                 )
-                self._collect(keep=self.keep)
+                report.notes.extend(self._collect_after_save())
         except OSError as exc:
-            raise CheckpointWriteError(self._write_error_message(exc)) from exc
+            raise CheckpointWriteError(self._write_error_message(exc)) from None
         return report
+
+    def _collect_after_save(self) -> list[str]:
+        """Prune to ``keep`` generations; a failure here never fails the (published) save."""
+        try:
+            self._collect(keep=self.keep)
+        except OSError as exc:
+            return [
+                f"could not remove old generations ({exc.strerror or exc}); the next save retries"
+            ]
+        return []
 
     def _write_error_message(self, exc: OSError) -> str:
         ids = self.generation_ids()
@@ -268,7 +278,7 @@ class Store:
             m.bytes_written = writer.bytes_written
             m.duration = time.perf_counter() - started
             m.versions = manifest.runtime_versions()
-            self._publish(m)
+            self._publish(m, new=True)
         saved = [r.name for r in records]
         return SaveReport(
             generation=generation,
@@ -288,23 +298,36 @@ class Store:
                 return self._read_manifest(gid, trust=False)[0]
         return None
 
-    def _publish(self, m: Manifest) -> None:
+    def _publish(self, m: Manifest, *, new: bool) -> None:
+        """Write ``m``'s manifest atomically. Only a ``new`` generation's manifest is removed
+        when this fails (its blobs are rolled back); a published one is never touched."""
         data = manifest.encode_signed(m, self.key)
         path = self._gen_path(m.generation)
         try:
             fsio.atomic_write_bytes(path, data, self._path(_TMP_DIR))
         except BaseException:
-            path.unlink(missing_ok=True)  # never leave a generation whose blobs we roll back
+            if new:
+                path.unlink(missing_ok=True)  # never leave a generation whose blobs we roll back
             raise
 
     def annotate(self, generation: int, **fields: Any) -> None:
-        """Re-sign generation ``generation`` with ``error`` and/or ``info`` entries updated."""
-        with self._lock(exclusive=True):
-            m, _ = self._read_manifest(generation, trust=False)
-            if "error" in fields:
-                m.error = fields.pop("error")
-            m.info.update(fields)
-            self._publish(m)
+        """Re-sign generation ``generation`` with ``error`` and/or ``info`` entries updated.
+
+        Raises :class:`CheckpointWriteError` if it cannot be written; the generation is then
+        exactly as it was (the manifest is replaced atomically or not at all).
+        """
+        try:
+            with self._lock(exclusive=True):
+                m, _ = self._read_manifest(generation, trust=False)
+                if "error" in fields:
+                    m.error = fields.pop("error")
+                m.info.update(fields)
+                self._publish(m, new=False)
+        except OSError as exc:
+            raise CheckpointWriteError(
+                f"could not mark state checkpoint generation {generation} in {self.directory}: "
+                f"{exc.strerror or exc}; it is unchanged"
+            ) from None
 
     # ----------------------------------------------------------------------------- load
     def load(
