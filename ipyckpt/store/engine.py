@@ -37,6 +37,7 @@ from ipyckpt.store.errors import (
     CheckpointWriteError,
     NoCheckpoint,
     StoreFormatError,
+    StoreUnsafe,
 )
 from ipyckpt.store.locking import locked
 from ipyckpt.store.manifest import Manifest, Segment
@@ -60,6 +61,9 @@ MARKER = "ipyckpt-store.json"
 _GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK = "generations", "blobs", "tmp", "lock"
 _GEN_FILE = re.compile(r"^(\d{8,})\.json$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+_SHARD = re.compile(r"^[0-9a-f]{2}$")
+_TEMP = re.compile(r"^[A-Za-z0-9_.-]+\.[0-9a-f]{16}\.tmp$")  # fsio.create_temp's names
+_MARKER_TEMP = re.compile(r"^ipyckpt-store\.json\.[0-9a-f]{16}\.tmp$")
 
 
 class Store:
@@ -109,34 +113,43 @@ class Store:
         return self._path(_BLOB_DIR, digest[:2], digest)
 
     def _check_is_store(self) -> None:
+        """Refuse a directory that is not (or cannot safely be) a store; adopt only a directory
+        that holds the marker, or is empty but for what a killed first save leaves."""
+        problem = fsio.unsafe_dir_reason(self.directory)
+        if problem is not None:
+            raise StoreUnsafe(_unsafe_message(self.directory, problem))
+        if not self.directory.exists():
+            return
         marker = self._path(MARKER)
+        if marker.is_symlink() or (marker.exists() and not marker.is_file()):
+            raise StoreUnsafe(_unsafe_message(self.directory, f"{marker} is not a regular file"))
         if marker.is_file():
             self._check_marker(marker)
-        elif self.directory.exists():
-            if not self.directory.is_dir():
-                raise StoreFormatError(f"{self.directory} is a file, not a checkpoint store")
-            if any(self.directory.iterdir()) and not self._unfinished_layout():
-                raise StoreFormatError(
-                    f"{self.directory} is not an ipyckpt checkpoint store (it has no {MARKER} "
-                    "but is not empty); choose a new or empty directory"
-                )
+            self._check_layout()
+        elif any(not _MARKER_TEMP.match(name) for name in os.listdir(self.directory)):
+            raise StoreFormatError(
+                f"{self.directory} is not an ipyckpt checkpoint store (it has no {MARKER} "
+                "but is not empty); choose a new or empty directory"
+            )
 
-    def _unfinished_layout(self) -> bool:
-        """True if the directory is what a first save killed before the marker leaves behind:
-        only the store's own sub-directories and lock, and no generation."""
-        names = {p.name for p in self.directory.iterdir()}
-        if not names <= {_GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK}:
-            return False
-        gen_dir = self._path(_GEN_DIR)
-        return not (gen_dir.is_dir() and any(gen_dir.iterdir()))
+    def _check_layout(self) -> None:
+        """Every directory of the store must be a real directory that only this user can change."""
+        dirs = [self.directory, *(self._path(sub) for sub in (_GEN_DIR, _BLOB_DIR, _TMP_DIR))]
+        blob_dir = self._path(_BLOB_DIR)
+        if blob_dir.is_dir() and not blob_dir.is_symlink():
+            dirs += [blob_dir / name for name in os.listdir(blob_dir) if _SHARD.match(name)]
+        for path in dirs:
+            problem = fsio.unsafe_dir_reason(path)
+            if problem is not None:
+                raise StoreUnsafe(_unsafe_message(self.directory, problem))
 
     def _check_marker(self, marker: Path) -> None:
         try:
-            doc = json.loads(marker.read_bytes())
+            doc = json.loads(fsio.read_small(marker, 4096))
             version = int(doc["version"])
             if doc.get("format") != "ipyckpt-store":
                 raise ValueError(doc.get("format"))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OSError) as exc:
             raise StoreFormatError(
                 f"{marker} is not a valid ipyckpt store marker ({exc})"
             ) from None
@@ -152,12 +165,17 @@ class Store:
             )
 
     def _ensure_layout(self) -> None:
-        for sub in ("", _GEN_DIR, _BLOB_DIR, _TMP_DIR):
-            fsio.make_private_dir(self._path(sub) if sub else self.directory)
+        """Create the store: the marker first (so a killed first save leaves an adoptable
+        directory), then the sub-directories; check that every directory is safe to use."""
+        fsio.make_private_dir(self.directory)
+        self._check_is_store()
         marker = self._path(MARKER)
         if not marker.exists():
             doc = {"format": "ipyckpt-store", "version": manifest.FORMAT_VERSION}
-            fsio.atomic_write_bytes(marker, json.dumps(doc).encode(), self._path(_TMP_DIR))
+            fsio.atomic_write_bytes(marker, json.dumps(doc).encode(), self.directory)
+        for sub in (_GEN_DIR, _BLOB_DIR, _TMP_DIR):
+            fsio.make_private_dir(self._path(sub))
+        self._check_layout()
 
     @contextlib.contextmanager
     def _lock(self, *, exclusive: bool) -> Iterator[None]:
@@ -166,6 +184,8 @@ class Store:
         elif not self._path(MARKER).exists():
             yield  # nothing to protect yet: the store does not exist
             return
+        else:
+            self._check_layout()
         with locked(self._path(_LOCK), exclusive=exclusive, timeout=self.lock_timeout):
             yield
 
@@ -478,17 +498,31 @@ class Store:
         for gid in ids[:keep]:
             with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
                 referenced.update(self._read_manifest(gid, trust=True)[0].blobs())
-        count, freed = 0, 0
-        for path in self._path(_BLOB_DIR).glob("*/*"):
-            if path.name not in referenced:
-                freed += path.stat().st_size
-                path.unlink()
-                count += 1
-        for path in self._path(_TMP_DIR).iterdir():
-            path.unlink(missing_ok=True)
+        count, freed = self._remove_blobs_except(referenced)
+        fsio.remove_matching(self._path(_TMP_DIR), _TEMP, keep=lambda name: False)
+        fsio.remove_matching(self.directory, _MARKER_TEMP, keep=lambda name: False)
         if removed or count:
             fsio.fsync_dir(self._path(_GEN_DIR))
         return GcReport(removed, count, freed)
+
+    def _remove_blobs_except(self, referenced: set[str]) -> tuple[int, int]:
+        """Remove every blob file not in ``referenced``: only names ipyckpt gives blobs, in
+        shard directories that are real directories (never through a link)."""
+        count = freed = 0
+        blob_dir = self._path(_BLOB_DIR)
+        for name in sorted(os.listdir(blob_dir)) if blob_dir.is_dir() else []:
+            shard = blob_dir / name
+            if _SHARD.match(name) and fsio.unsafe_dir_reason(shard) is None:
+                n, size = fsio.remove_matching(shard, _HASH, keep=referenced.__contains__)
+                count, freed = count + n, freed + size
+        return count, freed
+
+
+def _unsafe_message(directory: Path, problem: str) -> str:
+    return (
+        f"refusing to use the checkpoint store {directory}: {problem}; "
+        "use a directory of your own that only you can write to"
+    )
 
 
 def _no_usable_generation(directory: Path, refusals: list[Exception]) -> Exception:

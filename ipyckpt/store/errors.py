@@ -11,6 +11,10 @@ class StoreFormatError(IpyckptError):
     """The directory is not an ipyckpt store, or was written by an incompatible version."""
 
 
+class StoreUnsafe(StoreFormatError):
+    """A store directory is a symlink, belongs to another user or is writable by others."""
+
+
 class StoreBusy(IpyckptError):
     """Another process holds the store's lock for longer than we were willing to wait."""
 

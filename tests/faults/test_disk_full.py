@@ -136,7 +136,7 @@ def test_a_failed_annotate_leaves_the_published_manifest_byte_identical(
     manifest = tmp_path / "s" / "generations" / "00000001.json"
     before = manifest.read_bytes()
     monkeypatch.setattr(fsio, "os_write", FailingWrites(allow=1))  # the lock's pid write only
-    with pytest.raises(CheckpointWriteError, match="generation 1 .*it is unchanged"):
+    with pytest.raises(CheckpointWriteError, match=r"generation 1 .*it is unchanged"):
         store.annotate(1, error="ValueError: boom")
     monkeypatch.setattr(fsio, "os_write", os.write)
     assert manifest.read_bytes() == before
