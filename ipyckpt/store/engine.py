@@ -29,7 +29,7 @@ from typing import Any
 
 import blake3
 
-from ipyckpt.store import fsio, manifest, signing
+from ipyckpt.store import fsio, knowngood, manifest, signing
 from ipyckpt.store.blobwriter import BUFFER_READERS, BlobWriter, submit
 from ipyckpt.store.errors import (
     CheckpointCorrupt,
@@ -359,9 +359,12 @@ class Store:
     ) -> LoadReport:
         """Restore a generation (default: the newest good one) or only ``names`` of it.
 
-        Every blob is checked against the signed manifest before anything is unpickled. If the
-        newest generation is damaged or untrusted, older ones are tried and the report says so;
-        an explicitly requested ``generation`` is never substituted.
+        Every blob is checked against the signed manifest before anything is unpickled. A
+        damaged or missing blob loses only the variables that use it: they are taken from the
+        newest older generation that has a good copy, and the report says which came from
+        where. If no variable of the newest generation can be restored, or it is untrusted,
+        older ones are tried and the report says so. An explicitly requested ``generation`` is
+        never substituted, not even per variable.
         """
         wanted = check_names(names) if names is not None else None
         with self._lock(exclusive=False):
@@ -370,9 +373,11 @@ class Store:
                 raise NoCheckpoint(f"there is no state checkpoint in {self.directory}")
             notes: list[str] = []
             refusals: list[Exception] = []
-            for gid in candidates:
+            for n, gid in enumerate(candidates):
                 try:
-                    report = self._load_generation(gid, wanted, trust=trust)
+                    report, damaged = self._load_generation(gid, wanted, trust=trust)
+                    if damaged and (generation is not None or not report.values):
+                        raise CheckpointCorrupt(f"{self._where(gid)}: {_first(damaged)}")
                 except (CheckpointCorrupt, CheckpointUntrusted, StoreFormatError) as exc:
                     if generation is not None:
                         raise
@@ -380,13 +385,48 @@ class Store:
                     notes.append(f"skipped {exc}")
                     continue
                 report.notes = notes
+                if damaged:
+                    self._fill_from_older(report, damaged, candidates[n + 1 :], trust=trust)
                 return report
         raise _no_usable_generation(self.directory, refusals)
 
-    def _load_generation(self, gid: int, wanted: list[str] | None, *, trust: bool) -> LoadReport:
+    def _where(self, gid: int) -> str:
+        return f"state checkpoint generation {gid} in {self.directory}"
+
+    def _fill_from_older(
+        self, report: LoadReport, damaged: dict[str, str], older: list[int], *, trust: bool
+    ) -> None:
+        """Restore the ``damaged`` variables of ``report`` from the newest older generation
+        that has a good copy of each; note where each came from, or why it is lost."""
+        remaining = dict(damaged)
+        for gid in older:
+            if not remaining:
+                break
+            try:
+                got, _ = self._load_generation(gid, list(remaining), trust=trust)
+            except (CheckpointCorrupt, CheckpointUntrusted, StoreFormatError):
+                continue
+            for name, value in got.values.items():
+                report.values[name] = value
+                report.sources[name] = gid
+                report.notes.append(
+                    f"{name} restored from generation {gid}: generation {report.generation}'s "
+                    f"copy is unusable ({remaining.pop(name)})"
+                )
+        for name, reason in remaining.items():
+            report.failed[name] = f"{reason}; no older generation has a good copy"
+        if report.sources and report.info.pop("position", None) is not None:
+            report.info.pop("cell", None)  # a mix of generations is not a point to resume from
+            report.notes.append("not resuming inside the cell: some variables are older")
+
+    def _load_generation(
+        self, gid: int, wanted: list[str] | None, *, trust: bool
+    ) -> tuple[LoadReport, dict[str, str]]:
+        """Load one generation; also return the variables lost to damaged or missing blobs."""
         m, signed = self._read_manifest(gid, trust=trust)
         names = list(m.variables) if wanted is None else wanted
         failed = {n: f"not in generation {gid}" for n in names if n not in m.variables}
+        damaged: dict[str, str] = {}
         by_segment: dict[str, dict[int, str]] = {}  # segment -> record index -> variable name
         for name in names:
             if name in m.variables:
@@ -394,14 +434,13 @@ class Store:
                 by_segment.setdefault(entry.segment, {})[entry.index] = name
         values: dict[str, Any] = {}
         for sid, wanted_here in by_segment.items():
-            try:
-                got, bad = self._load_segment(m.segments[sid], list(wanted_here))
-            except CheckpointCorrupt as exc:
-                where = f"state checkpoint generation {gid} in {self.directory}"
-                raise CheckpointCorrupt(f"{where}: {exc}") from None
+            got, bad, lost = self._load_segment(m.segments[sid], list(wanted_here))
             values.update({wanted_here[i]: v for i, v in got.items() if i in wanted_here})
             failed.update({wanted_here[i]: r for i, r in bad.items() if i in wanted_here})
-        return LoadReport(
+            damaged.update({wanted_here[i]: r for i, r in lost.items() if i in wanted_here})
+        for name in damaged:
+            failed.pop(name, None)
+        report = LoadReport(
             generation=gid,
             created=m.created,
             trigger=m.trigger,
@@ -411,28 +450,48 @@ class Store:
             trusted=signed,
             info=dict(m.info, error=m.error) if m.error else dict(m.info),
         )
+        return report, damaged
 
     def _load_segment(
         self, segment: Segment, indices: list[int]
-    ) -> tuple[dict[int, object], dict[int, str]]:
+    ) -> tuple[dict[int, object], dict[int, str], dict[int, str]]:
+        """Unpickle ``indices`` of ``segment``: (values, failures, lost to damaged blobs)."""
         order = needed_indices(segment.records, indices)
-        pickled = self._read_blob(segment.pickle)
+        try:
+            pickled = self._read_blob(segment.pickle)
+        except CheckpointCorrupt as exc:
+            return {}, {}, {i: str(exc) for i in indices}
+        lost: dict[int, str] = {}
         with ThreadPoolExecutor(BUFFER_READERS, thread_name_prefix="ipyckpt-read") as pool:
             # read (and verify) every needed buffer in the background, in the order needed
             futures = {
                 i: [submit(pool, self._read_blob, ref) for ref in segment.records[i].buffers]
                 for i in order
             }
+
+            def buffers_of(i: int) -> list[object]:
+                try:
+                    return [f.result() for f in futures[i]]
+                except CheckpointCorrupt as exc:
+                    lost[i] = str(exc)
+                    raise _BlobLost(str(exc)) from None
+
             try:
-                return unpickle_variables(
-                    pickled, segment.records, indices, lambda i: [f.result() for f in futures[i]]
-                )
+                values, failed = unpickle_variables(pickled, segment.records, indices, buffers_of)
             finally:
                 for fs in futures.values():
                     for f in fs:
                         f.cancel()
+        records = segment.records
+        for i in list(failed):  # the later members of a damaged variable's group go with it
+            group_lost = [j for j in lost if records[j].group == records[i].group and j <= i]
+            if group_lost:
+                lost[i] = lost[group_lost[0]]
+                del failed[i]
+        return values, failed, lost
 
     def _read_blob(self, ref: BlobRef) -> bytearray | mmap.mmap:
+        """Read and check one blob; a damaged one is moved aside so the next save rewrites it."""
         path = self._blob_path(ref.hash)
         hasher = blake3.blake3()
         try:
@@ -440,9 +499,13 @@ class Store:
         except FileNotFoundError:
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is missing") from None
         except OSError as exc:
+            if _wrong_size(path, ref.size):
+                knowngood.move_aside(path, self._path(_TMP_DIR))
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: {exc.strerror}") from None
         if hasher.hexdigest() != ref.hash:
+            knowngood.move_aside(path, self._path(_TMP_DIR))
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: its content changed")
+        knowngood.remember(path)
         return data
 
     # --------------------------------------------------------------------- verify and gc
@@ -516,6 +579,22 @@ class Store:
                 n, size = fsio.remove_matching(shard, _HASH, keep=referenced.__contains__)
                 count, freed = count + n, freed + size
         return count, freed
+
+
+class _BlobLost(Exception):
+    """A variable's buffer blob is damaged or missing (raised into the unpickler)."""
+
+
+def _first(damaged: dict[str, str]) -> str:
+    name, reason = next(iter(damaged.items()))
+    return f"{name}: {reason}"
+
+
+def _wrong_size(path: Path, size: int) -> bool:
+    try:
+        return os.lstat(path).st_size != size
+    except OSError:
+        return False
 
 
 def _unsafe_message(directory: Path, problem: str) -> str:

@@ -72,6 +72,8 @@ class LoadReport:
     notes: list[str] = field(default_factory=list)
     trusted: bool = True
     info: dict[str, Any] = field(default_factory=dict)
+    #: variables restored from an older generation (their newest copy was damaged): name -> id
+    sources: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         text = (
