@@ -59,7 +59,7 @@ from ipyckpt.store.serialize import (
 
 MARKER = "ipyckpt-store.json"
 _GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK = "generations", "blobs", "tmp", "lock"
-_GEN_FILE = re.compile(r"^(\d{8,})\.json$")
+_GEN_FILE = re.compile(r"^(\d{8,12})\.json$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _SHARD = re.compile(r"^[0-9a-f]{2}$")
 _TEMP = re.compile(r"^[A-Za-z0-9_.-]+\.[0-9a-f]{16}\.tmp$")  # fsio.create_temp's names
@@ -146,6 +146,8 @@ class Store:
     def _check_marker(self, marker: Path) -> None:
         try:
             doc = json.loads(fsio.read_small(marker, 4096))
+            if not isinstance(doc, dict) or not isinstance(doc.get("version"), int):
+                raise TypeError("no format version")
             version = int(doc["version"])
             if doc.get("format") != "ipyckpt-store":
                 raise ValueError(doc.get("format"))
@@ -202,9 +204,11 @@ class Store:
         path = self._gen_path(generation)
         where = f"state checkpoint generation {generation} in {self.directory}"
         try:
-            data = path.read_bytes()
+            data = fsio.read_small(path, manifest.MAX_BYTES)
         except FileNotFoundError:
             raise NoCheckpoint(f"{where} does not exist") from None
+        except OSError as exc:  # a link, a directory, too large, unreadable
+            raise CheckpointCorrupt(f"{where}: the manifest cannot be read ({exc})") from None
         m, signed = manifest.decode(data, None if trust else self.key, where=where)
         if m.generation != generation:
             raise CheckpointCorrupt(f"{where}: the manifest says it is generation {m.generation}")
@@ -553,14 +557,23 @@ class Store:
             return self._collect(keep=self.keep if keep is None else keep)
 
     def _collect(self, *, keep: int) -> GcReport:
+        """Keep the newest ``keep`` good generations (and any damaged or untrusted one newer
+        than them, so such a file can never push a good generation out); remove the rest and
+        every blob no kept generation uses."""
         ids = self.generation_ids()
-        removed = ids[keep:]
+        referenced: set[str] = set()
+        good = kept = 0
+        for gid in ids:
+            if good >= keep:
+                break
+            kept += 1
+            with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
+                m, problem = self._read_manifest_noting_trust(gid)
+                referenced.update(m.blobs())
+                good += problem is None
+        removed = ids[kept:]
         for gid in removed:
             self._gen_path(gid).unlink(missing_ok=True)
-        referenced: set[str] = set()
-        for gid in ids[:keep]:
-            with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
-                referenced.update(self._read_manifest(gid, trust=True)[0].blobs())
         count, freed = self._remove_blobs_except(referenced)
         fsio.remove_matching(self._path(_TMP_DIR), _TEMP, keep=lambda name: False)
         fsio.remove_matching(self.directory, _MARKER_TEMP, keep=lambda name: False)

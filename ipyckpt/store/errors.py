@@ -15,6 +15,10 @@ class StoreUnsafe(StoreFormatError):
     """A store directory is a symlink, belongs to another user or is writable by others."""
 
 
+class SigningKeyError(IpyckptError):
+    """This user's signing key cannot be used (damaged, unreadable, readable by others)."""
+
+
 class StoreBusy(IpyckptError):
     """Another process holds the store's lock for longer than we were willing to wait."""
 
