@@ -31,11 +31,14 @@ import blake3
 
 from ipyckpt.store import fsio, knowngood, manifest, signing
 from ipyckpt.store.blobwriter import BUFFER_READERS, BlobWriter, submit
+from ipyckpt.store.deadline import DeadlinePassed
+from ipyckpt.store.deadline import deadline as deadline_for
 from ipyckpt.store.errors import (
     CheckpointCorrupt,
     CheckpointUntrusted,
     CheckpointWriteError,
     NoCheckpoint,
+    SnapshotTooSlow,
     StoreFormatError,
     StoreUnsafe,
 )
@@ -242,24 +245,41 @@ class Store:
         trigger: str = "manual",
         info: Mapping[str, Any] | None = None,
         progress: Callable[[int], None] | None = None,
+        deadline: float | None = None,
     ) -> SaveReport:
         """Save ``namespace`` (or only ``names`` of it) as a new generation.
 
         Unpicklable variables are skipped and reported, never fatal. With ``names``, the other
         variables of the previous generation are carried forward without being rewritten.
         Raises :class:`CheckpointWriteError` if the data cannot be written (disk full, read-only
-        directory, ...); the previous generation is then untouched.
+        directory, ...); the previous generation is then untouched. With ``deadline`` (seconds,
+        main thread only), pickling that takes longer abandons the save with
+        :class:`SnapshotTooSlow` naming the variable being pickled.
         """
         started = time.perf_counter()
         wanted = check_names(names) if names is not None else None
+        pickling: list[str | None] = [None]
         try:
             with self._lock(exclusive=True):
                 report = self._save_locked(
-                    namespace, wanted, trigger, dict(info or {}), started, progress
+                    namespace,
+                    wanted,
+                    trigger,
+                    dict(info or {}),
+                    started,
+                    progress,
+                    (deadline, pickling),
                 )
                 report.notes.extend(self._collect_after_save())
         except OSError as exc:
             raise CheckpointWriteError(self._write_error_message(exc)) from None
+        except DeadlinePassed:
+            what = f"variable {pickling[0]!r}" if pickling[0] else "the variables"
+            raise SnapshotTooSlow(
+                f"snapshot abandoned: pickling {what} took longer than the {deadline:g} s "
+                "snapshot deadline (exclude it from snapshots, or allow more time); the "
+                "previous generation is intact"
+            ) from None
         return report
 
     def _collect_after_save(self) -> list[str]:
@@ -287,13 +307,16 @@ class Store:
         info: dict[str, Any],
         started: float,
         progress: Callable[[int], None] | None,
+        limit: tuple[float | None, list[str | None]] = (None, [None]),
     ) -> SaveReport:
         previous = self._newest_trusted_manifest()
         generation = max(self.generation_ids(), default=0) + 1
         items, skipped, deleted = plan_save(namespace, wanted, previous)
         blob_dir = self._path(_BLOB_DIR)
+        seconds, pickling = limit
         with BlobWriter(self._path(_TMP_DIR), blob_dir, self._blob_path, progress) as writer:
-            records, failed = pickle_variables(items, writer)
+            with deadline_for(seconds):
+                records, failed = pickle_variables(_naming(items, pickling), writer)
             skipped.update(failed)
             segment = writer.finish_segment(records)
             m = assemble_manifest(
@@ -592,6 +615,16 @@ class Store:
                 n, size = fsio.remove_matching(shard, _HASH, keep=referenced.__contains__)
                 count, freed = count + n, freed + size
         return count, freed
+
+
+def _naming(
+    items: list[tuple[str, object]], current: list[str | None]
+) -> Iterator[tuple[str, object]]:
+    """``items``, noting in ``current[0]`` the name being pickled (for the deadline's message)."""
+    for name, value in items:
+        current[0] = name
+        yield name, value
+    current[0] = None
 
 
 class _BlobLost(Exception):

@@ -27,6 +27,10 @@ class CheckpointWriteError(IpyckptError):
     """A save failed (disk full, read-only directory, ...); the previous generation is intact."""
 
 
+class SnapshotTooSlow(IpyckptError):
+    """Pickling a variable took longer than the snapshot deadline; the snapshot was abandoned."""
+
+
 class NoCheckpoint(IpyckptError):
     """The store holds no generation (or not the one asked for)."""
 
