@@ -21,6 +21,7 @@ __all__ = [
     "Store",
     "StoreBusy",
     "StoreFormatError",
+    "StoreUnsafe",
     "__version__",
 ]
 
@@ -35,6 +36,7 @@ _LAZY = {
     "NoCheckpoint": "ipyckpt.store.errors",
     "StoreBusy": "ipyckpt.store.errors",
     "StoreFormatError": "ipyckpt.store.errors",
+    "StoreUnsafe": "ipyckpt.store.errors",
 }
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
         NoCheckpoint,
         StoreBusy,
         StoreFormatError,
+        StoreUnsafe,
     )
     from ipyckpt.store.reports import LoadReport, SaveReport
 

@@ -29,6 +29,17 @@ if TYPE_CHECKING:
     from ipyckpt.store.engine import Store
 
 
+DEFAULT_DEADLINE_S = 600.0
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line for the notebook: ipyckpt's own message, else ``Type: message``."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, IpyckptError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class NoStoreError(IpyckptError):
     """The kernel does not know which notebook it runs, so it has no store yet."""
 
@@ -50,6 +61,7 @@ class SaveRequest:
     trigger: str
     info: Mapping[str, Any] | None = None
     progress: Callable[[int], None] | None = None
+    deadline: float | None = None  # seconds pickling may take before the snapshot is abandoned
 
 
 class Saver(Protocol):
@@ -71,6 +83,7 @@ class InProcessSaver:
             trigger=request.trigger,
             info=request.info,
             progress=request.progress,
+            deadline=request.deadline,
         )
         return report
 
@@ -131,6 +144,7 @@ class StateSession:
         self.last_restore: RestoreOutcome | None = None
         self.pending_resume: PendingResume | None = None
         self.cells_run_since_restore = 0
+        self.snapshot_deadline: float | None = None  # None: max(10 min, 10x the last snapshot)
         # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernel.comm): "saving",
         # "progress", "saved", "save_failed", "restored". They must never break a save.
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -184,16 +198,30 @@ class StateSession:
             self.emit("saving", trigger=trigger, estimate=previous.bytes_total if previous else 0)
             progress = _observed(progress, self.emit)
         request = SaveRequest(
-            store, namespace, list(names) if partial else None, trigger, info, progress
+            store,
+            namespace,
+            list(names) if partial else None,
+            trigger,
+            info,
+            progress,
+            self.deadline(),
         )
         try:
             report = self.saver.save(request)
-        except IpyckptError as exc:
-            self.emit("save_failed", trigger=trigger, error=str(exc))
+        except Exception as exc:
+            self.emit("save_failed", trigger=trigger, error=one_line(exc))
             raise
         self.last_save = report
         self.emit("saved", report=report)
         return report
+
+    def deadline(self) -> float:
+        """Seconds a snapshot's pickling may take: the configured ``snapshot_deadline``, else
+        generous: the larger of 10 minutes and 10 times the last snapshot."""
+        if self.snapshot_deadline:
+            return self.snapshot_deadline
+        last = self.last_save.seconds if self.last_save is not None else 0.0
+        return max(DEFAULT_DEADLINE_S, 10 * last)
 
     def restore(
         self,

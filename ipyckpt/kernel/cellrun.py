@@ -19,8 +19,7 @@ from ipyckpt.durations import format_duration, parse_duration, young_daly_interv
 from ipyckpt.magicargs import CellOptions
 from ipyckpt.namespace import select_names
 from ipyckpt.safepoints import InstrumentedCell, ResumePoint, SafepointRuntime, instrument
-from ipyckpt.session import StateSession
-from ipyckpt.store.errors import IpyckptError
+from ipyckpt.session import StateSession, one_line
 from ipyckpt.store.reports import SaveReport, format_bytes
 
 PROGRESS_AFTER_S = 1.0
@@ -155,10 +154,12 @@ def run_checkpointed_cell(
     previous = session.last_save
     reporter = SnapshotReporter(previous.bytes_total if previous else None)
     taken: list[int] = []
+    attempts: list[int] = []
 
     def on_snapshot(position: ResumePoint, trigger: str) -> None:
         info = ResumeInfo.at(instrumented, position)
         reporter.begin()
+        attempts.append(1)
         try:
             report = session.save(
                 _selection(session, options),
@@ -168,8 +169,8 @@ def run_checkpointed_cell(
                 keep=options.keep,
                 progress=reporter.progress,
             )
-        except IpyckptError as exc:  # a failed snapshot must not kill hours of computation
-            print(f"ipyckpt: snapshot failed, the previous one is intact: {exc}", file=sys.stderr)
+        except Exception as exc:  # nothing in a snapshot may abort hours of computation
+            print(f"ipyckpt: snapshot {len(attempts)} failed: {one_line(exc)}", file=sys.stderr)
             return
         taken.append(report.generation)
         reporter.saved(report, info.where)
@@ -193,5 +194,5 @@ def _mark_error(session: StateSession, taken: list[int], exc: BaseException) -> 
     error = f"{type(exc).__name__}: {exc}".strip()
     try:
         session.store().annotate(taken[-1], error=error)
-    except IpyckptError as problem:  # pragma: no cover - the original error matters more
+    except Exception as problem:  # the user's own error matters more: one line, never chained
         print(f"ipyckpt: could not mark the snapshot with the error: {problem}", file=sys.stderr)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ipyckpt.session import StateSession
-from ipyckpt.store.errors import CheckpointUntrusted, IpyckptError, NoCheckpoint
+from ipyckpt.session import StateSession, one_line
+from ipyckpt.store.errors import CheckpointUntrusted, NoCheckpoint
 
 
 def load_ipython_extension(ip: Any) -> None:
@@ -77,7 +77,7 @@ def autorestore(session: StateSession) -> str | None:
         )
     except NoCheckpoint:
         return None
-    except IpyckptError as exc:
-        print(f"ipyckpt: could not restore the state checkpoint: {exc}", file=sys.stderr)
+    except Exception as exc:  # never more than one line, whatever is in the store
+        print(f"ipyckpt: could not restore the state checkpoint: {one_line(exc)}", file=sys.stderr)
         return None
     return str(outcome.summary())

@@ -44,6 +44,12 @@ class Checkpointer(Magics):
     mtbf = Unicode(
         "24h", help="Assumed mean time between failures, used by every=auto (Young/Daly)."
     ).tag(config=True)
+    snapshot_deadline = Unicode(
+        "",
+        help="How long pickling one snapshot may take (e.g. 30m); past it the snapshot is "
+        "abandoned with a line naming the variable and the cell goes on. Default: the larger "
+        "of 10 minutes and 10 times the last snapshot.",
+    ).tag(config=True)
     shutdown_grace = Int(
         30,
         help="Seconds a snapshot on SIGTERM or kernel shutdown may take before the kernel "
@@ -56,9 +62,10 @@ class Checkpointer(Magics):
             raise ValueError("Checkpointer.keep must be at least 1")
         return int(proposal["value"])
 
-    @validate("default_every", "mtbf")
+    @validate("default_every", "mtbf", "snapshot_deadline")
     def _check_duration(self, proposal: Any) -> str:
-        parse_duration(proposal["value"])
+        if proposal["value"] or proposal["trait"].name != "snapshot_deadline":
+            parse_duration(proposal["value"])
         return str(proposal["value"])
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -66,12 +73,15 @@ class Checkpointer(Magics):
         self.session = StateSession(
             shell.user_ns, hidden=shell.user_ns_hidden, folder=self.directory, keep=self.keep
         )
-        self.observe(self._sync_session, names=["directory", "keep"])
+        self.observe(self._sync_session, names=["directory", "keep", "snapshot_deadline"])
+        self._sync_session(None)
         self._parser = build_parser()
 
     def _sync_session(self, change: Any) -> None:
         self.session.folder = self.directory
         self.session.keep = self.keep
+        deadline = self.snapshot_deadline
+        self.session.snapshot_deadline = parse_duration(deadline) if deadline else None
 
     @cell_magic
     @CHECKPOINT_OPTIONS.document

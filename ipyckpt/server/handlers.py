@@ -29,9 +29,12 @@ from jupyter_server.utils import url_path_join
 
 from ipyckpt._version import __version__
 from ipyckpt.location import STORE_ENV, configured_folder, store_location
-from ipyckpt.store.errors import IpyckptError, NoCheckpoint, StoreBusy
+from ipyckpt.store import fsio
+from ipyckpt.store.errors import IpyckptError, NoCheckpoint, StoreBusy, StoreUnsafe
 
 LOCK_TIMEOUT_S = 5
+MAX_PATH_CHARS = 4096
+MAX_GENERATION_DIGITS = 12  # generation files are named with at most 12 digits
 AUTH_RESOURCE = "contents"
 
 
@@ -110,13 +113,24 @@ class _StoreHandler(APIHandler):
 
     def _store(self) -> Path:
         notebook = self.get_query_argument("path", "")
+        if len(notebook) > MAX_PATH_CHARS:
+            raise tornado.web.HTTPError(
+                400, f"the notebook path is longer than {MAX_PATH_CHARS} characters"
+            )
         root = Path(self.settings.get("server_root_dir") or self.contents_manager.root_dir)
         try:
-            return store_dir(Path(root).expanduser(), notebook, configured_folder())
+            directory = store_dir(Path(root).expanduser(), notebook, configured_folder())
         except PermissionError as exc:
             raise tornado.web.HTTPError(403, str(exc)) from None
-        except ValueError as exc:
-            raise tornado.web.HTTPError(400, str(exc)) from None
+        except (ValueError, OSError) as exc:  # OSError: e.g. a name too long for the filesystem
+            raise tornado.web.HTTPError(400, f"not a usable notebook path: {exc}") from None
+        lexical = store_location(
+            Path(root).expanduser().absolute() / notebook.lstrip("/"), folder=configured_folder()
+        )
+        problem = fsio.unsafe_dir_reason(lexical) if lexical is not None else None
+        if problem is not None:  # the store's rules: never through a link, never another's
+            raise tornado.web.HTTPError(403, f"refusing to use the state checkpoints: {problem}")
+        return directory
 
     async def _run(self, func: Any, *args: Any) -> None:
         try:
@@ -125,6 +139,8 @@ class _StoreHandler(APIHandler):
             raise tornado.web.HTTPError(404, str(exc)) from None
         except StoreBusy as exc:
             raise tornado.web.HTTPError(409, str(exc)) from None
+        except StoreUnsafe as exc:
+            raise tornado.web.HTTPError(403, str(exc)) from None
         except IpyckptError as exc:
             raise tornado.web.HTTPError(500, str(exc)) from None
         self.finish(json.dumps(result))
@@ -154,6 +170,8 @@ class GenerationHandler(_StoreHandler):
     @tornado.web.authenticated
     @authorized
     async def delete(self, generation: str) -> None:
+        if len(generation) > MAX_GENERATION_DIGITS:
+            raise tornado.web.HTTPError(400, f"{generation[:20]}… is not a generation number")
         await self._run(delete_generation, self._store(), int(generation))
 
 

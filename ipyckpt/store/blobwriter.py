@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import blake3
 
-from ipyckpt.store import fsio
+from ipyckpt.store import fsio, knowngood
 from ipyckpt.store.manifest import Segment
 from ipyckpt.store.serialize import BlobRef, PickledVariable
 
@@ -142,9 +142,8 @@ class BlobWriter:
 
     def _store(self, ref: BlobRef, write: Callable[[int], object]) -> None:
         final = self.blob_path(ref.hash)
-        with contextlib.suppress(FileNotFoundError):
-            if final.stat().st_size == ref.size:
-                return  # content-addressed: already stored by an earlier save
+        if knowngood.reusable(final, ref.hash, ref.size, self.tmp):
+            return  # content-addressed: already stored (and known good) by an earlier save
         fsio.make_private_dir(final.parent)
         fd, temp = fsio.create_temp(self.tmp, "blob")
         try:
@@ -155,6 +154,7 @@ class BlobWriter:
                 os.close(fd)
             temp.unlink(missing_ok=True)
             raise
+        knowngood.remember(final)
         self.created.append(final)
         self.dirs.add(final.parent)
         self._report(ref.size)
@@ -166,11 +166,12 @@ class BlobWriter:
         if records:
             ref = BlobRef(str(self.hasher.hexdigest()), self.offset)
             final = self.blob_path(ref.hash)
-            if final.exists() and final.stat().st_size == ref.size:
+            if knowngood.reusable(final, ref.hash, ref.size, self.tmp):
                 os.close(self.fd)
             else:
                 fsio.make_private_dir(final.parent)
                 fsio.publish(self.fd, self.segment_path, final)
+                knowngood.remember(final)
                 self.created.append(final)
                 self.dirs.add(final.parent)
             self.fd = -1

@@ -29,14 +29,18 @@ from typing import Any
 
 import blake3
 
-from ipyckpt.store import fsio, manifest, signing
+from ipyckpt.store import fsio, knowngood, manifest, signing
 from ipyckpt.store.blobwriter import BUFFER_READERS, BlobWriter, submit
+from ipyckpt.store.deadline import DeadlinePassed
+from ipyckpt.store.deadline import deadline as deadline_for
 from ipyckpt.store.errors import (
     CheckpointCorrupt,
     CheckpointUntrusted,
     CheckpointWriteError,
     NoCheckpoint,
+    SnapshotTooSlow,
     StoreFormatError,
+    StoreUnsafe,
 )
 from ipyckpt.store.locking import locked
 from ipyckpt.store.manifest import Manifest, Segment
@@ -58,8 +62,11 @@ from ipyckpt.store.serialize import (
 
 MARKER = "ipyckpt-store.json"
 _GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK = "generations", "blobs", "tmp", "lock"
-_GEN_FILE = re.compile(r"^(\d{8,})\.json$")
+_GEN_FILE = re.compile(r"^(\d{8,12})\.json$")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+_SHARD = re.compile(r"^[0-9a-f]{2}$")
+_TEMP = re.compile(r"^[A-Za-z0-9_.-]+\.[0-9a-f]{16}\.tmp$")  # fsio.create_temp's names
+_MARKER_TEMP = re.compile(r"^ipyckpt-store\.json\.[0-9a-f]{16}\.tmp$")
 
 
 class Store:
@@ -109,34 +116,45 @@ class Store:
         return self._path(_BLOB_DIR, digest[:2], digest)
 
     def _check_is_store(self) -> None:
+        """Refuse a directory that is not (or cannot safely be) a store; adopt only a directory
+        that holds the marker, or is empty but for what a killed first save leaves."""
+        problem = fsio.unsafe_dir_reason(self.directory)
+        if problem is not None:
+            raise StoreUnsafe(_unsafe_message(self.directory, problem))
+        if not self.directory.exists():
+            return
         marker = self._path(MARKER)
+        if marker.is_symlink() or (marker.exists() and not marker.is_file()):
+            raise StoreUnsafe(_unsafe_message(self.directory, f"{marker} is not a regular file"))
         if marker.is_file():
             self._check_marker(marker)
-        elif self.directory.exists():
-            if not self.directory.is_dir():
-                raise StoreFormatError(f"{self.directory} is a file, not a checkpoint store")
-            if any(self.directory.iterdir()) and not self._unfinished_layout():
-                raise StoreFormatError(
-                    f"{self.directory} is not an ipyckpt checkpoint store (it has no {MARKER} "
-                    "but is not empty); choose a new or empty directory"
-                )
+            self._check_layout()
+        elif any(not _MARKER_TEMP.match(name) for name in os.listdir(self.directory)):
+            raise StoreFormatError(
+                f"{self.directory} is not an ipyckpt checkpoint store (it has no {MARKER} "
+                "but is not empty); choose a new or empty directory"
+            )
 
-    def _unfinished_layout(self) -> bool:
-        """True if the directory is what a first save killed before the marker leaves behind:
-        only the store's own sub-directories and lock, and no generation."""
-        names = {p.name for p in self.directory.iterdir()}
-        if not names <= {_GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK}:
-            return False
-        gen_dir = self._path(_GEN_DIR)
-        return not (gen_dir.is_dir() and any(gen_dir.iterdir()))
+    def _check_layout(self) -> None:
+        """Every directory of the store must be a real directory that only this user can change."""
+        dirs = [self.directory, *(self._path(sub) for sub in (_GEN_DIR, _BLOB_DIR, _TMP_DIR))]
+        blob_dir = self._path(_BLOB_DIR)
+        if blob_dir.is_dir() and not blob_dir.is_symlink():
+            dirs += [blob_dir / name for name in os.listdir(blob_dir) if _SHARD.match(name)]
+        for path in dirs:
+            problem = fsio.unsafe_dir_reason(path)
+            if problem is not None:
+                raise StoreUnsafe(_unsafe_message(self.directory, problem))
 
     def _check_marker(self, marker: Path) -> None:
         try:
-            doc = json.loads(marker.read_bytes())
+            doc = json.loads(fsio.read_small(marker, 4096))
+            if not isinstance(doc, dict) or not isinstance(doc.get("version"), int):
+                raise TypeError("no format version")
             version = int(doc["version"])
             if doc.get("format") != "ipyckpt-store":
                 raise ValueError(doc.get("format"))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OSError) as exc:
             raise StoreFormatError(
                 f"{marker} is not a valid ipyckpt store marker ({exc})"
             ) from None
@@ -152,12 +170,17 @@ class Store:
             )
 
     def _ensure_layout(self) -> None:
-        for sub in ("", _GEN_DIR, _BLOB_DIR, _TMP_DIR):
-            fsio.make_private_dir(self._path(sub) if sub else self.directory)
+        """Create the store: the marker first (so a killed first save leaves an adoptable
+        directory), then the sub-directories; check that every directory is safe to use."""
+        fsio.make_private_dir(self.directory)
+        self._check_is_store()
         marker = self._path(MARKER)
         if not marker.exists():
             doc = {"format": "ipyckpt-store", "version": manifest.FORMAT_VERSION}
-            fsio.atomic_write_bytes(marker, json.dumps(doc).encode(), self._path(_TMP_DIR))
+            fsio.atomic_write_bytes(marker, json.dumps(doc).encode(), self.directory)
+        for sub in (_GEN_DIR, _BLOB_DIR, _TMP_DIR):
+            fsio.make_private_dir(self._path(sub))
+        self._check_layout()
 
     @contextlib.contextmanager
     def _lock(self, *, exclusive: bool) -> Iterator[None]:
@@ -166,6 +189,8 @@ class Store:
         elif not self._path(MARKER).exists():
             yield  # nothing to protect yet: the store does not exist
             return
+        else:
+            self._check_layout()
         with locked(self._path(_LOCK), exclusive=exclusive, timeout=self.lock_timeout):
             yield
 
@@ -182,9 +207,11 @@ class Store:
         path = self._gen_path(generation)
         where = f"state checkpoint generation {generation} in {self.directory}"
         try:
-            data = path.read_bytes()
+            data = fsio.read_small(path, manifest.MAX_BYTES)
         except FileNotFoundError:
             raise NoCheckpoint(f"{where} does not exist") from None
+        except OSError as exc:  # a link, a directory, too large, unreadable
+            raise CheckpointCorrupt(f"{where}: the manifest cannot be read ({exc})") from None
         m, signed = manifest.decode(data, None if trust else self.key, where=where)
         if m.generation != generation:
             raise CheckpointCorrupt(f"{where}: the manifest says it is generation {m.generation}")
@@ -218,25 +245,52 @@ class Store:
         trigger: str = "manual",
         info: Mapping[str, Any] | None = None,
         progress: Callable[[int], None] | None = None,
+        deadline: float | None = None,
     ) -> SaveReport:
         """Save ``namespace`` (or only ``names`` of it) as a new generation.
 
         Unpicklable variables are skipped and reported, never fatal. With ``names``, the other
         variables of the previous generation are carried forward without being rewritten.
         Raises :class:`CheckpointWriteError` if the data cannot be written (disk full, read-only
-        directory, ...); the previous generation is then untouched.
+        directory, ...); the previous generation is then untouched. With ``deadline`` (seconds,
+        main thread only), pickling that takes longer abandons the save with
+        :class:`SnapshotTooSlow` naming the variable being pickled.
         """
         started = time.perf_counter()
         wanted = check_names(names) if names is not None else None
+        pickling: list[str | None] = [None]
         try:
             with self._lock(exclusive=True):
                 report = self._save_locked(
-                    namespace, wanted, trigger, dict(info or {}), started, progress
+                    namespace,
+                    wanted,
+                    trigger,
+                    dict(info or {}),
+                    started,
+                    progress,
+                    (deadline, pickling),
                 )
-                self._collect(keep=self.keep)
+                report.notes.extend(self._collect_after_save())
         except OSError as exc:
-            raise CheckpointWriteError(self._write_error_message(exc)) from exc
+            raise CheckpointWriteError(self._write_error_message(exc)) from None
+        except DeadlinePassed:
+            what = f"variable {pickling[0]!r}" if pickling[0] else "the variables"
+            raise SnapshotTooSlow(
+                f"snapshot abandoned: pickling {what} took longer than the {deadline:g} s "
+                "snapshot deadline (exclude it from snapshots, or allow more time); the "
+                "previous generation is intact"
+            ) from None
         return report
+
+    def _collect_after_save(self) -> list[str]:
+        """Prune to ``keep`` generations; a failure here never fails the (published) save."""
+        try:
+            self._collect(keep=self.keep)
+        except OSError as exc:
+            return [
+                f"could not remove old generations ({exc.strerror or exc}); the next save retries"
+            ]
+        return []
 
     def _write_error_message(self, exc: OSError) -> str:
         ids = self.generation_ids()
@@ -253,13 +307,16 @@ class Store:
         info: dict[str, Any],
         started: float,
         progress: Callable[[int], None] | None,
+        limit: tuple[float | None, list[str | None]] = (None, [None]),
     ) -> SaveReport:
         previous = self._newest_trusted_manifest()
         generation = max(self.generation_ids(), default=0) + 1
         items, skipped, deleted = plan_save(namespace, wanted, previous)
         blob_dir = self._path(_BLOB_DIR)
+        seconds, pickling = limit
         with BlobWriter(self._path(_TMP_DIR), blob_dir, self._blob_path, progress) as writer:
-            records, failed = pickle_variables(items, writer)
+            with deadline_for(seconds):
+                records, failed = pickle_variables(_naming(items, pickling), writer)
             skipped.update(failed)
             segment = writer.finish_segment(records)
             m = assemble_manifest(
@@ -268,7 +325,7 @@ class Store:
             m.bytes_written = writer.bytes_written
             m.duration = time.perf_counter() - started
             m.versions = manifest.runtime_versions()
-            self._publish(m)
+            self._publish(m, new=True)
         saved = [r.name for r in records]
         return SaveReport(
             generation=generation,
@@ -288,23 +345,36 @@ class Store:
                 return self._read_manifest(gid, trust=False)[0]
         return None
 
-    def _publish(self, m: Manifest) -> None:
+    def _publish(self, m: Manifest, *, new: bool) -> None:
+        """Write ``m``'s manifest atomically. Only a ``new`` generation's manifest is removed
+        when this fails (its blobs are rolled back); a published one is never touched."""
         data = manifest.encode_signed(m, self.key)
         path = self._gen_path(m.generation)
         try:
             fsio.atomic_write_bytes(path, data, self._path(_TMP_DIR))
         except BaseException:
-            path.unlink(missing_ok=True)  # never leave a generation whose blobs we roll back
+            if new:
+                path.unlink(missing_ok=True)  # never leave a generation whose blobs we roll back
             raise
 
     def annotate(self, generation: int, **fields: Any) -> None:
-        """Re-sign generation ``generation`` with ``error`` and/or ``info`` entries updated."""
-        with self._lock(exclusive=True):
-            m, _ = self._read_manifest(generation, trust=False)
-            if "error" in fields:
-                m.error = fields.pop("error")
-            m.info.update(fields)
-            self._publish(m)
+        """Re-sign generation ``generation`` with ``error`` and/or ``info`` entries updated.
+
+        Raises :class:`CheckpointWriteError` if it cannot be written; the generation is then
+        exactly as it was (the manifest is replaced atomically or not at all).
+        """
+        try:
+            with self._lock(exclusive=True):
+                m, _ = self._read_manifest(generation, trust=False)
+                if "error" in fields:
+                    m.error = fields.pop("error")
+                m.info.update(fields)
+                self._publish(m, new=False)
+        except OSError as exc:
+            raise CheckpointWriteError(
+                f"could not mark state checkpoint generation {generation} in {self.directory}: "
+                f"{exc.strerror or exc}; it is unchanged"
+            ) from None
 
     # ----------------------------------------------------------------------------- load
     def load(
@@ -316,9 +386,12 @@ class Store:
     ) -> LoadReport:
         """Restore a generation (default: the newest good one) or only ``names`` of it.
 
-        Every blob is checked against the signed manifest before anything is unpickled. If the
-        newest generation is damaged or untrusted, older ones are tried and the report says so;
-        an explicitly requested ``generation`` is never substituted.
+        Every blob is checked against the signed manifest before anything is unpickled. A
+        damaged or missing blob loses only the variables that use it: they are taken from the
+        newest older generation that has a good copy, and the report says which came from
+        where. If no variable of the newest generation can be restored, or it is untrusted,
+        older ones are tried and the report says so. An explicitly requested ``generation`` is
+        never substituted, not even per variable.
         """
         wanted = check_names(names) if names is not None else None
         with self._lock(exclusive=False):
@@ -327,9 +400,11 @@ class Store:
                 raise NoCheckpoint(f"there is no state checkpoint in {self.directory}")
             notes: list[str] = []
             refusals: list[Exception] = []
-            for gid in candidates:
+            for n, gid in enumerate(candidates):
                 try:
-                    report = self._load_generation(gid, wanted, trust=trust)
+                    report, damaged = self._load_generation(gid, wanted, trust=trust)
+                    if damaged and (generation is not None or not report.values):
+                        raise CheckpointCorrupt(f"{self._where(gid)}: {_first(damaged)}")
                 except (CheckpointCorrupt, CheckpointUntrusted, StoreFormatError) as exc:
                     if generation is not None:
                         raise
@@ -337,13 +412,48 @@ class Store:
                     notes.append(f"skipped {exc}")
                     continue
                 report.notes = notes
+                if damaged:
+                    self._fill_from_older(report, damaged, candidates[n + 1 :], trust=trust)
                 return report
         raise _no_usable_generation(self.directory, refusals)
 
-    def _load_generation(self, gid: int, wanted: list[str] | None, *, trust: bool) -> LoadReport:
+    def _where(self, gid: int) -> str:
+        return f"state checkpoint generation {gid} in {self.directory}"
+
+    def _fill_from_older(
+        self, report: LoadReport, damaged: dict[str, str], older: list[int], *, trust: bool
+    ) -> None:
+        """Restore the ``damaged`` variables of ``report`` from the newest older generation
+        that has a good copy of each; note where each came from, or why it is lost."""
+        remaining = dict(damaged)
+        for gid in older:
+            if not remaining:
+                break
+            try:
+                got, _ = self._load_generation(gid, list(remaining), trust=trust)
+            except (CheckpointCorrupt, CheckpointUntrusted, StoreFormatError):
+                continue
+            for name, value in got.values.items():
+                report.values[name] = value
+                report.sources[name] = gid
+                report.notes.append(
+                    f"{name} restored from generation {gid}: generation {report.generation}'s "
+                    f"copy is unusable ({remaining.pop(name)})"
+                )
+        for name, reason in remaining.items():
+            report.failed[name] = f"{reason}; no older generation has a good copy"
+        if report.sources and report.info.pop("position", None) is not None:
+            report.info.pop("cell", None)  # a mix of generations is not a point to resume from
+            report.notes.append("not resuming inside the cell: some variables are older")
+
+    def _load_generation(
+        self, gid: int, wanted: list[str] | None, *, trust: bool
+    ) -> tuple[LoadReport, dict[str, str]]:
+        """Load one generation; also return the variables lost to damaged or missing blobs."""
         m, signed = self._read_manifest(gid, trust=trust)
         names = list(m.variables) if wanted is None else wanted
         failed = {n: f"not in generation {gid}" for n in names if n not in m.variables}
+        damaged: dict[str, str] = {}
         by_segment: dict[str, dict[int, str]] = {}  # segment -> record index -> variable name
         for name in names:
             if name in m.variables:
@@ -351,14 +461,13 @@ class Store:
                 by_segment.setdefault(entry.segment, {})[entry.index] = name
         values: dict[str, Any] = {}
         for sid, wanted_here in by_segment.items():
-            try:
-                got, bad = self._load_segment(m.segments[sid], list(wanted_here))
-            except CheckpointCorrupt as exc:
-                where = f"state checkpoint generation {gid} in {self.directory}"
-                raise CheckpointCorrupt(f"{where}: {exc}") from None
+            got, bad, lost = self._load_segment(m.segments[sid], list(wanted_here))
             values.update({wanted_here[i]: v for i, v in got.items() if i in wanted_here})
             failed.update({wanted_here[i]: r for i, r in bad.items() if i in wanted_here})
-        return LoadReport(
+            damaged.update({wanted_here[i]: r for i, r in lost.items() if i in wanted_here})
+        for name in damaged:
+            failed.pop(name, None)
+        report = LoadReport(
             generation=gid,
             created=m.created,
             trigger=m.trigger,
@@ -368,28 +477,48 @@ class Store:
             trusted=signed,
             info=dict(m.info, error=m.error) if m.error else dict(m.info),
         )
+        return report, damaged
 
     def _load_segment(
         self, segment: Segment, indices: list[int]
-    ) -> tuple[dict[int, object], dict[int, str]]:
+    ) -> tuple[dict[int, object], dict[int, str], dict[int, str]]:
+        """Unpickle ``indices`` of ``segment``: (values, failures, lost to damaged blobs)."""
         order = needed_indices(segment.records, indices)
-        pickled = self._read_blob(segment.pickle)
+        try:
+            pickled = self._read_blob(segment.pickle)
+        except CheckpointCorrupt as exc:
+            return {}, {}, {i: str(exc) for i in indices}
+        lost: dict[int, str] = {}
         with ThreadPoolExecutor(BUFFER_READERS, thread_name_prefix="ipyckpt-read") as pool:
             # read (and verify) every needed buffer in the background, in the order needed
             futures = {
                 i: [submit(pool, self._read_blob, ref) for ref in segment.records[i].buffers]
                 for i in order
             }
+
+            def buffers_of(i: int) -> list[object]:
+                try:
+                    return [f.result() for f in futures[i]]
+                except CheckpointCorrupt as exc:
+                    lost[i] = str(exc)
+                    raise _BlobLost(str(exc)) from None
+
             try:
-                return unpickle_variables(
-                    pickled, segment.records, indices, lambda i: [f.result() for f in futures[i]]
-                )
+                values, failed = unpickle_variables(pickled, segment.records, indices, buffers_of)
             finally:
                 for fs in futures.values():
                     for f in fs:
                         f.cancel()
+        records = segment.records
+        for i in list(failed):  # the later members of a damaged variable's group go with it
+            group_lost = [j for j in lost if records[j].group == records[i].group and j <= i]
+            if group_lost:
+                lost[i] = lost[group_lost[0]]
+                del failed[i]
+        return values, failed, lost
 
     def _read_blob(self, ref: BlobRef) -> bytearray | mmap.mmap:
+        """Read and check one blob; a damaged one is moved aside so the next save rewrites it."""
         path = self._blob_path(ref.hash)
         hasher = blake3.blake3()
         try:
@@ -397,9 +526,13 @@ class Store:
         except FileNotFoundError:
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is missing") from None
         except OSError as exc:
+            if _wrong_size(path, ref.size):
+                knowngood.move_aside(path, self._path(_TMP_DIR))
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: {exc.strerror}") from None
         if hasher.hexdigest() != ref.hash:
+            knowngood.move_aside(path, self._path(_TMP_DIR))
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: its content changed")
+        knowngood.remember(path)
         return data
 
     # --------------------------------------------------------------------- verify and gc
@@ -447,25 +580,74 @@ class Store:
             return self._collect(keep=self.keep if keep is None else keep)
 
     def _collect(self, *, keep: int) -> GcReport:
+        """Keep the newest ``keep`` good generations (and any damaged or untrusted one newer
+        than them, so such a file can never push a good generation out); remove the rest and
+        every blob no kept generation uses."""
         ids = self.generation_ids()
-        removed = ids[keep:]
+        referenced: set[str] = set()
+        good = kept = 0
+        for gid in ids:
+            if good >= keep:
+                break
+            kept += 1
+            with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
+                m, problem = self._read_manifest_noting_trust(gid)
+                referenced.update(m.blobs())
+                good += problem is None
+        removed = ids[kept:]
         for gid in removed:
             self._gen_path(gid).unlink(missing_ok=True)
-        referenced: set[str] = set()
-        for gid in ids[:keep]:
-            with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
-                referenced.update(self._read_manifest(gid, trust=True)[0].blobs())
-        count, freed = 0, 0
-        for path in self._path(_BLOB_DIR).glob("*/*"):
-            if path.name not in referenced:
-                freed += path.stat().st_size
-                path.unlink()
-                count += 1
-        for path in self._path(_TMP_DIR).iterdir():
-            path.unlink(missing_ok=True)
+        count, freed = self._remove_blobs_except(referenced)
+        fsio.remove_matching(self._path(_TMP_DIR), _TEMP, keep=lambda name: False)
+        fsio.remove_matching(self.directory, _MARKER_TEMP, keep=lambda name: False)
         if removed or count:
             fsio.fsync_dir(self._path(_GEN_DIR))
         return GcReport(removed, count, freed)
+
+    def _remove_blobs_except(self, referenced: set[str]) -> tuple[int, int]:
+        """Remove every blob file not in ``referenced``: only names ipyckpt gives blobs, in
+        shard directories that are real directories (never through a link)."""
+        count = freed = 0
+        blob_dir = self._path(_BLOB_DIR)
+        for name in sorted(os.listdir(blob_dir)) if blob_dir.is_dir() else []:
+            shard = blob_dir / name
+            if _SHARD.match(name) and fsio.unsafe_dir_reason(shard) is None:
+                n, size = fsio.remove_matching(shard, _HASH, keep=referenced.__contains__)
+                count, freed = count + n, freed + size
+        return count, freed
+
+
+def _naming(
+    items: list[tuple[str, object]], current: list[str | None]
+) -> Iterator[tuple[str, object]]:
+    """``items``, noting in ``current[0]`` the name being pickled (for the deadline's message)."""
+    for name, value in items:
+        current[0] = name
+        yield name, value
+    current[0] = None
+
+
+class _BlobLost(Exception):
+    """A variable's buffer blob is damaged or missing (raised into the unpickler)."""
+
+
+def _first(damaged: dict[str, str]) -> str:
+    name, reason = next(iter(damaged.items()))
+    return f"{name}: {reason}"
+
+
+def _wrong_size(path: Path, size: int) -> bool:
+    try:
+        return os.lstat(path).st_size != size
+    except OSError:
+        return False
+
+
+def _unsafe_message(directory: Path, problem: str) -> str:
+    return (
+        f"refusing to use the checkpoint store {directory}: {problem}; "
+        "use a directory of your own that only you can write to"
+    )
 
 
 def _no_usable_generation(directory: Path, refusals: list[Exception]) -> Exception:

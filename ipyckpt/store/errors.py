@@ -11,12 +11,24 @@ class StoreFormatError(IpyckptError):
     """The directory is not an ipyckpt store, or was written by an incompatible version."""
 
 
+class StoreUnsafe(StoreFormatError):
+    """A store directory is a symlink, belongs to another user or is writable by others."""
+
+
+class SigningKeyError(IpyckptError):
+    """This user's signing key cannot be used (damaged, unreadable, readable by others)."""
+
+
 class StoreBusy(IpyckptError):
     """Another process holds the store's lock for longer than we were willing to wait."""
 
 
 class CheckpointWriteError(IpyckptError):
     """A save failed (disk full, read-only directory, ...); the previous generation is intact."""
+
+
+class SnapshotTooSlow(IpyckptError):
+    """Pickling a variable took longer than the snapshot deadline; the snapshot was abandoned."""
 
 
 class NoCheckpoint(IpyckptError):

@@ -8,15 +8,20 @@ All writes go through :func:`write_all`, the single OS-call boundary fault tests
 from __future__ import annotations
 
 import contextlib
+import errno
 import mmap
 import os
+import re
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 64 << 20
 _READ_CHUNK = 4 << 20  # hashed while still in the CPU cache
 _MMAP_MIN = 1 << 20
@@ -98,7 +103,7 @@ def read_exact(
     """
     buf: bytearray | mmap.mmap = mmap.mmap(-1, size) if size >= _MMAP_MIN else bytearray(size)
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
+    with open(os.open(path, _READ_FLAGS), "rb", buffering=0) as fh:
         done = 0
         while done < size:
             n = fh.readinto(view[done : done + _READ_CHUNK])
@@ -111,3 +116,64 @@ def read_exact(
             raise OSError(5, f"file is longer than the {size} bytes recorded", str(path))
     view.release()
     return buf
+
+
+def read_small(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` (never through a symlink); OSError ``EFBIG`` if over ``limit``."""
+    with open(os.open(path, _READ_FLAGS), "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data
+
+
+def open_dir(path: str | Path, dir_fd: int | None = None) -> int:
+    """A file descriptor of the directory ``path``; ``OSError`` (ELOOP) if it is a symlink."""
+    return os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
+
+
+def unsafe_dir_reason(path: Path) -> str | None:
+    """Why ``path`` is not a directory ipyckpt may write into and delete from, or None.
+
+    It must be a real directory (not a symlink), owned by this user and not writable by the
+    group or others: then nobody else can put links or files into it.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link (ipyckpt never follows links inside a store)"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory"
+    if st.st_uid != os.geteuid():
+        return f"{path} belongs to another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"{path} is writable by other users (mode {oct(stat.S_IMODE(st.st_mode))})"
+    return None
+
+
+def remove_matching(
+    directory: Path, pattern: re.Pattern[str], keep: Callable[[str], bool]
+) -> tuple[int, int]:
+    """Unlink the regular files of ``directory`` whose names match ``pattern`` and that
+    ``keep`` rejects; never follows a link. Return (files removed, bytes freed)."""
+    try:
+        fd = open_dir(directory)
+    except FileNotFoundError:
+        return 0, 0
+    count = freed = 0
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if not pattern.match(entry.name) or keep(entry.name):
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                size = entry.stat(follow_symlinks=False).st_size
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.name, dir_fd=fd)
+                    count, freed = count + 1, freed + size
+    finally:
+        os.close(fd)
+    return count, freed

@@ -9,7 +9,9 @@ names and carries the other names' segment references forward unchanged.
 from __future__ import annotations
 
 import json
+import math
 import platform
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -128,18 +130,22 @@ def encode_signed(m: Manifest, key: bytes) -> bytes:
     return json.dumps(doc, sort_keys=True, indent=1).encode()
 
 
+#: Limits a manifest must stay within; anything beyond is treated as corrupt, never parsed.
+MAX_BYTES = 64 << 20
+MAX_DEPTH = 32
+_MAX_INT_DIGITS = 20
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
 def decode(data: bytes, key: bytes | None, *, where: str) -> tuple[Manifest, bool]:
     """Parse manifest bytes and check the signature; return (manifest, signed_by_this_key).
 
     With ``key=None`` the signature is not checked (``trust=True``) and the flag is False.
-    Raises CheckpointCorrupt (unreadable), CheckpointUntrusted (bad signature), StoreFormatError.
+    Raises CheckpointCorrupt (unreadable, too large, too deep, wrong types or values),
+    CheckpointUntrusted (bad signature), StoreFormatError (newer format); never anything else,
+    whatever the bytes are.
     """
-    try:
-        doc = json.loads(data)
-        if not isinstance(doc, dict):
-            raise TypeError("not a JSON object")
-    except (ValueError, TypeError) as exc:
-        raise CheckpointCorrupt(f"{where}: the manifest is unreadable ({exc})") from None
+    doc = _parse(data, where)
     _check_format(doc, where)
     signed = False
     if key is not None:
@@ -147,13 +153,63 @@ def decode(data: bytes, key: bytes | None, *, where: str) -> tuple[Manifest, boo
         signed = True
     try:
         return _from_document(doc), signed
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise CheckpointCorrupt(f"{where}: the manifest is malformed ({exc!r})") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
+        raise CheckpointCorrupt(f"{where}: the manifest is malformed ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _parse(data: bytes, where: str) -> dict[str, Any]:
+    """The manifest's JSON object: bounded size and depth, finite numbers, bounded integers."""
+    try:
+        if len(data) > MAX_BYTES:
+            raise ValueError(f"larger than {MAX_BYTES} bytes")
+        _check_depth(data)
+        doc = json.loads(
+            data, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constant
+        )
+        if not isinstance(doc, dict):
+            raise TypeError("not a JSON object")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise CheckpointCorrupt(f"{where}: the manifest is unreadable ({_reason(exc)})") from None
+    return doc
+
+
+def _check_depth(data: bytes) -> None:
+    depth = 0
+    for match in _STRUCTURE.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        elif token in (b"]", b"}"):
+            depth -= 1
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"integer with {len(text)} digits")
+    return int(text)
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not allowed")
 
 
 def _check_format(doc: dict[str, Any], where: str) -> None:
     version = doc.get("format")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointCorrupt(f"{where}: the manifest has no format version")
     if version > FORMAT_VERSION:
         raise StoreFormatError(
@@ -178,32 +234,110 @@ def _check_signature(doc: dict[str, Any], key: bytes, where: str) -> None:
 
 
 def _from_document(doc: dict[str, Any]) -> Manifest:
+    """Build the manifest, checking every field's type and range on the way."""
     segments = {
-        sid: Segment(
-            BlobRef(str(s["pickle"][0]), int(s["pickle"][1])), records_from_json(s["variables"])
-        )
-        for sid, s in doc["segments"].items()
+        _str(sid, "segment id"): _segment(s)
+        for sid, s in _dict(doc["segments"], "segments").items()
     }
     variables = {
-        str(name): VariableEntry(str(e["segment"]), int(e["index"]), int(e["written_by"]))
-        for name, e in doc["variables"].items()
+        _str(name, "variable name"): _entry(e)
+        for name, e in _dict(doc["variables"], "variables").items()
     }
     for name, entry in variables.items():
         if entry.segment not in segments or not 0 <= entry.index < len(
             segments[entry.segment].records
         ):
             raise ValueError(f"variable {name!r} points outside its segment")
+    error = doc["error"]
     return Manifest(
-        generation=int(doc["generation"]),
-        created=float(doc["created"]),
-        trigger=str(doc["trigger"]),
-        duration=float(doc["duration"]),
+        generation=_int(doc["generation"], "generation"),
+        created=_float(doc["created"], "created"),
+        trigger=_str(doc["trigger"], "trigger"),
+        duration=_float(doc["duration"], "duration"),
         segments=segments,
         variables=variables,
-        skipped={str(k): str(v) for k, v in doc["skipped"].items()},
-        deleted=[str(x) for x in doc["deleted"]],
-        bytes_written=int(doc["bytes_written"]),
-        error=None if doc["error"] is None else str(doc["error"]),
-        info=dict(doc.get("info") or {}),
-        versions={str(k): str(v) for k, v in (doc.get("versions") or {}).items()},
+        skipped={
+            _str(k, "name"): _str(v, "reason") for k, v in _dict(doc["skipped"], "skipped").items()
+        },
+        deleted=[_str(x, "name") for x in _list(doc["deleted"], "deleted")],
+        bytes_written=_int(doc["bytes_written"], "bytes_written"),
+        error=None if error is None else _str(error, "error"),
+        info=_dict(doc.get("info") or {}, "info"),
+        versions={
+            _str(k, "name"): _str(v, "version")
+            for k, v in _dict(doc.get("versions") or {}, "versions").items()
+        },
     )
+
+
+def _segment(doc: object) -> Segment:
+    seg = _dict(doc, "segment")
+    pickle = _blob(seg["pickle"])
+    records = [_record_doc(r) for r in _list(seg["variables"], "segment variables")]
+    if any(r["span"][1] > pickle.size for r in records):
+        raise ValueError("a variable's span lies beyond its segment's pickle")
+    return Segment(pickle, records_from_json(records))
+
+
+def _record_doc(doc: object) -> dict[str, Any]:
+    """A variable record's JSON, type-checked (``records_from_json`` then builds it)."""
+    rec = _dict(doc, "variable record")
+    span = _list(rec["span"], "span")
+    start, end = (_int(x, "span") for x in span) if len(span) == 2 else (0, -1)
+    if end < start:
+        raise ValueError(f"invalid span {span!r}")
+    buffers = [_blob(b) for b in _list(rec["buffers"], "buffers")]
+    return dict(
+        rec,
+        name=_str(rec["name"], "name"),
+        type=_str(rec["type"], "type"),
+        span=[start, end],
+        buffers=[[b.hash, b.size] for b in buffers],
+        group=_int(rec["group"], "group"),
+    )
+
+
+def _entry(doc: object) -> VariableEntry:
+    e = _dict(doc, "variable")
+    return VariableEntry(
+        _str(e["segment"], "segment"),
+        _int(e["index"], "index"),
+        _int(e["written_by"], "written_by"),
+    )
+
+
+def _blob(doc: object) -> BlobRef:
+    pair = _list(doc, "blob")
+    if len(pair) != 2:
+        raise ValueError(f"a blob is [hash, size], not {str(pair)[:80]}")
+    return BlobRef(_str(pair[0], "blob hash"), _int(pair[1], "blob size"))
+
+
+def _dict(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} is a {type(value).__name__}, not an object")
+    return value
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{what} is a {type(value).__name__}, not a list")
+    return value
+
+
+def _str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} is a {type(value).__name__}, not a string")
+    return value
+
+
+def _int(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 63:
+        raise ValueError(f"{what} must be a whole number from 0 to 2**63 (got {str(value)[:40]})")
+    return value
+
+
+def _float(value: object, what: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{what} must be a number of at least 0 (got {str(value)[:40]})")
+    return float(value)

@@ -42,6 +42,7 @@ class SaveReport:
     bytes_written: int
     bytes_total: int
     seconds: float
+    notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = (
@@ -53,6 +54,8 @@ class SaveReport:
             text += f", {len(self.carried)} unchanged carried over"
         if self.skipped:
             text += f"; skipped {_skipped_text(self.skipped)}"
+        for note in self.notes:
+            text += f"; note: {note}"
         return text
 
 
@@ -69,6 +72,8 @@ class LoadReport:
     notes: list[str] = field(default_factory=list)
     trusted: bool = True
     info: dict[str, Any] = field(default_factory=dict)
+    #: variables restored from an older generation (their newest copy was damaged): name -> id
+    sources: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         text = (

@@ -13,9 +13,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from ipyckpt.store import fsio
+from ipyckpt.store.errors import SigningKeyError
 
 KEY_BYTES = 32
 
@@ -52,15 +54,26 @@ def load_or_create_key(path: Path | None = None) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    mode = path.stat().st_mode & 0o077
-    if mode:
-        raise PermissionError(
-            f"the signing key {path} is readable by other users (mode {oct(mode)}); "
-            f"run `chmod 600 {path}` so nobody else can forge your checkpoints"
-        )
-    key = bytes.fromhex(path.read_text().strip())
-    if len(key) < 16:
-        raise ValueError(f"the signing key {path} is too short; delete it to make a new one")
+    """The key at ``path``; FileNotFoundError if there is none, SigningKeyError if unusable."""
+    try:
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError("it is not a regular file")
+        if mode & 0o077:
+            raise SigningKeyError(
+                f"the signing key {path} is readable by other users (mode {oct(mode & 0o777)}); "
+                f"run `chmod 600 {path}` so nobody else can forge your checkpoints"
+            )
+        key = bytes.fromhex(fsio.read_small(path, 4096).decode("ascii").strip())
+        if len(key) < 16:
+            raise ValueError("it is too short")
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise SigningKeyError(
+            f"the signing key {path} is damaged ({exc}): move it away and ipyckpt makes a new "
+            "one (checkpoints signed with the old key then load only with --trust)"
+        ) from None
     return key
 
 

@@ -10,34 +10,14 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from ipyckpt import CheckpointWriteError, Store
 from ipyckpt.store import fsio
-
-
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; the ENOSPC-injection tests still run")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def blob_names(directory: Path) -> set[str]:
@@ -113,3 +93,51 @@ def test_enospc_at_every_write_of_a_save_keeps_the_previous_generation(
         assert [g.id for g in store.generations()] == [1]
         assert blob_names(directory) == before
         assert list((directory / "tmp").iterdir()) == []
+
+
+FILL_CELL = """%%checkpoint keep=1 every=0.01s
+import time
+weights = [1.0, 2.0, 3.0]
+for step in range(3):
+    weights.append(step)
+    time.sleep(0.03)
+with open({fill!r}, "wb") as out:  # the cell's own write fills the disk and raises
+    out.write(bytes(64 << 20))
+"""
+
+
+def test_full_disk_and_a_raising_cell_keep_the_newest_generation(
+    tiny_fs: Path, open_kernel: Any
+) -> None:
+    directory = tiny_fs / "store"
+    k = open_kernel(IPYCKPT_STORE=str(directory))
+    k.run("%load_ext ipyckpt")
+    out = k.run(FILL_CELL.format(fill=str(tiny_fs / "fill.bin")), allow_error=True)
+    assert out.error is not None and out.error["ename"] == "OSError"
+    assert "No space left on device" in out.error["evalue"]
+    traceback = "\n".join(out.error["traceback"])
+    assert "During handling" not in traceback and "direct cause" not in traceback
+    assert "CheckpointWriteError" not in traceback, "the user sees only their own error"
+    problems = [line for line in out.stderr.splitlines() if "ipyckpt" in line]
+    assert len(problems) == 1 and "could not mark the snapshot" in problems[0], out.stderr
+    (tiny_fs / "fill.bin").unlink()
+    store = Store(directory, keep=1)
+    assert len(store.generations()) == 1, "keep=1: the newest good generation is still there"
+    values = store.load().values
+    assert values["weights"][:3] == [1.0, 2.0, 3.0] and values["step"] >= 0
+    assert store.verify().ok
+
+
+def test_a_failed_annotate_leaves_the_published_manifest_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "s", keep=1)
+    store.save({"x": 1})
+    manifest = tmp_path / "s" / "generations" / "00000001.json"
+    before = manifest.read_bytes()
+    monkeypatch.setattr(fsio, "os_write", FailingWrites(allow=1))  # the lock's pid write only
+    with pytest.raises(CheckpointWriteError, match=r"generation 1 .*it is unchanged"):
+        store.annotate(1, error="ValueError: boom")
+    monkeypatch.setattr(fsio, "os_write", os.write)
+    assert manifest.read_bytes() == before
+    assert store.load().values == {"x": 1}

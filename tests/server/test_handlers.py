@@ -124,6 +124,45 @@ async def test_not_a_notebook_is_a_bad_request(jp_fetch: Any) -> None:
     assert bad.value.code == 400
 
 
+@pytest.mark.parametrize(
+    ("parts", "path"),
+    [
+        (("generations",), "a" * 5000 + ".ipynb"),
+        (("generations",), "/".join(["d"] * 2500) + "/x.ipynb"),
+        (("generations", "9" * 5000), "work/analysis.ipynb"),
+    ],
+    ids=["5000-char-name", "5000-char-path", "5000-digit-generation"],
+)
+async def test_absurd_paths_and_generations_are_bad_requests_with_a_message(
+    jp_fetch: Any, jp_root_dir: Path, parts: tuple[str, ...], path: str
+) -> None:
+    store = make_store(jp_root_dir, saves=1)
+    method = "DELETE" if len(parts) > 1 else "GET"
+    with pytest.raises(HTTPClientError) as bad:
+        await jp_fetch("ipyckpt", *parts, method=method, params={"path": path})
+    assert bad.value.code == 400
+    assert bad.value.response is not None
+    message = json.loads(bad.value.response.body)["message"]
+    assert "not a generation number" in message or "path" in message
+    assert store.generation_ids() == [1]
+
+
+async def test_delete_refuses_a_store_that_is_a_symlink_inside_the_root(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    real = make_store(jp_root_dir, notebook="real/analysis.ipynb", saves=2)
+    (jp_root_dir / "analysis.ipynb").write_text("{}")
+    (jp_root_dir / ".ipyckpt").mkdir()
+    (jp_root_dir / ".ipyckpt" / "analysis.ipynb").symlink_to(real.directory)
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_fetch(
+            "ipyckpt", "generations", "1", method="DELETE", params={"path": "analysis.ipynb"}
+        )
+    assert refused.value.code == 403
+    assert "symbolic link" in json.loads(refused.value.response.body)["message"]
+    assert real.generation_ids() == [2, 1], "nothing was deleted through the link"
+
+
 @pytest.mark.parametrize("auth", ["", "token not-the-token"])
 async def test_unauthenticated_requests_are_refused(
     jp_fetch: Any, jp_root_dir: Path, auth: str

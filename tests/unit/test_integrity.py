@@ -54,17 +54,19 @@ def flip_byte(path: Path) -> None:
 @pytest.mark.parametrize(
     "damage", [truncate, flip_byte, Path.unlink], ids=["truncated", "flipped", "missing"]
 )
-def test_damaged_newest_generation_falls_back_to_the_older_one(
+def test_a_damaged_blob_loses_only_its_variable_which_comes_from_the_older_generation(
     tmp_path: Path, damage, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = two_generations(tmp_path / "s")
-    damage(largest(newest_only_blobs(store)))
+    damage(largest(newest_only_blobs(store)))  # generation 2's array
     report = Store(tmp_path / "s").load()
-    assert report.generation == 1
-    assert report.values["tag"] == "one"
-    assert report.values["arr"][0] == 1.0
-    assert report.notes and "skipped state checkpoint generation 2" in report.notes[0]
+    assert report.generation == 2
+    assert report.values["tag"] == "two", "the intact variable comes from the newest generation"
+    assert report.values["arr"][0] == 1.0, "the damaged one from the older generation"
+    assert report.sources == {"arr": 1}
+    assert report.notes and "arr restored from generation 1" in report.notes[0]
     assert "damaged" in report.notes[0] or "missing" in report.notes[0]
+    assert "arr restored from generation 1" in str(report)
     with pytest.raises(CheckpointCorrupt):
         store.load(generation=2)
     verified = store.verify()
@@ -148,7 +150,8 @@ def test_swapped_blob_content_is_detected(tmp_path: Path) -> None:
     )
     new_blob.write_bytes(old_blob.read_bytes())
     report = store.load()
-    assert report.generation == 1
+    assert report.generation == 2 and report.sources == {"arr": 1}
+    assert report.values["tag"] == "two" and report.values["arr"][0] == 1.0
     assert "content changed" in report.notes[0]
 
 

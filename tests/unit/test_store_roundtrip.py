@@ -302,12 +302,21 @@ def test_delete_one_generation_keeps_blobs_others_use(tmp_path: Path) -> None:
 
 
 def test_a_first_save_killed_before_the_marker_leaves_a_usable_directory(tmp_path: Path) -> None:
-    unfinished = tmp_path / "s"
-    for sub in ("generations", "blobs/ab", "tmp"):
-        (unfinished / sub).mkdir(parents=True)
-    (unfinished / "tmp" / "blob.0123.tmp").write_bytes(b"half")
-    Store(unfinished).save({"x": 1})
-    assert Store(unfinished).load().values == {"x": 1}
+    empty = tmp_path / "s"
+    empty.mkdir()  # killed right after creating the directory
+    Store(empty).save({"x": 1})
+    assert Store(empty).load().values == {"x": 1}
+    half = tmp_path / "h"
+    half.mkdir()  # killed while writing the marker (written before anything else)
+    (half / "ipyckpt-store.json.0123456789abcdef.tmp").write_bytes(b'{"form')
+    Store(half).save({"x": 2})
+    assert sorted(p.name for p in half.iterdir()) == [
+        "blobs",
+        "generations",
+        "ipyckpt-store.json",
+        "lock",
+        "tmp",
+    ]
     (tmp_path / "t" / "generations").mkdir(parents=True)
     (tmp_path / "t" / "generations" / "00000001.json").write_text("{}")
     with pytest.raises(StoreFormatError, match="not an ipyckpt checkpoint store"):

@@ -1,0 +1,101 @@
+"""Nothing that goes wrong while taking a snapshot inside a running cell aborts the cell.
+
+Real kernels; the faults are injected by the cell itself while it runs (hostile manifests, a
+corrupted signing key) or carried by a variable (a ``__reduce__`` that never returns).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ipyckpt import Store
+
+INJECTING_CELL = """%%checkpoint every=0.05s
+import json, os, time
+from pathlib import Path
+gens = Path(os.environ["IPYCKPT_STORE"]) / "generations"
+key = Path(os.environ["JUPYTER_DATA_DIR"]) / "ipyckpt" / "signing.key"
+total = 0
+for step in range(12):
+    total += step
+    if step == 4:  # hostile files appear in the store while the cell runs
+        good = json.loads(sorted(gens.iterdir())[-1].read_text())
+        hostile = {{
+            "segments-list": json.dumps(dict(good, segments=[])),
+            "1e400": json.dumps(good).replace('"created": ', '"created": 1e400, "x": '),
+            "deep": '{{"format": 2, "info": ' + "[" * 100000 + "]" * 100000 + "}}",
+            "negative": json.dumps(good).replace('"bytes_written": ', '"bytes_written": -7, "y": '),
+            "types": json.dumps(dict(good, variables=["total"])),
+            "not-json": "\\x00\\xff garbage",
+            "list": "[1, 2]",
+        }}
+        for n, text in enumerate(hostile.values()):
+            (gens / f"{{90 + n:08d}}.json").write_text(text)
+    if step == 8:  # and the signing key is damaged
+        key.write_text("this is not a key")
+    time.sleep(0.06)
+print("cell finished", total)
+"""
+
+
+def test_hostile_manifests_and_a_corrupt_key_mid_cell_never_abort_it(
+    open_kernel: Any, tmp_path: Path
+) -> None:
+    directory = tmp_path / "store"
+    k = open_kernel(IPYCKPT_STORE=str(directory))
+    k.run("%load_ext ipyckpt")
+    out = k.run(INJECTING_CELL.format())
+    assert out.error is None
+    assert "cell finished 66" in out.stdout
+    failures = [line for line in out.stderr.splitlines() if "ipyckpt" in line]
+    assert failures, "the snapshots after the key was damaged failed"
+    for line in failures:
+        assert re.fullmatch(r"ipyckpt: snapshot \d+ failed: the signing key .* is damaged .*", line)
+    assert "Traceback" not in out.stderr
+    k.kill()
+    k2 = open_kernel(IPYCKPT_STORE=str(directory))
+    loaded = k2.run("%load_ext ipyckpt")
+    assert loaded.error is None
+    assert [line for line in loaded.stderr.splitlines() if line.strip()] == [
+        line for line in loaded.stderr.splitlines() if "signing key" in line
+    ], "one line about the key, no traceback"
+    assert "could not restore the state checkpoint" in loaded.stderr
+
+
+HUNG_CELL = """%%checkpoint every=0.2s
+import time
+class Stuck:
+    def __reduce__(self):
+        time.sleep(10**6)
+stuck = Stuck()
+total = 0
+for i in range(10):
+    total += i
+    time.sleep(0.1)
+total
+"""
+
+
+def test_a_hung_reduce_abandons_the_snapshot_and_the_cell_finishes(
+    open_kernel: Any, tmp_path: Path
+) -> None:
+    directory = tmp_path / "store"
+    k = open_kernel(IPYCKPT_STORE=str(directory))
+    k.run("%load_ext ipyckpt")
+    k.run("%config Checkpointer.snapshot_deadline = '1s'")
+    out = k.run("%%checkpoint\nbefore = 1")
+    out = k.run(HUNG_CELL, timeout=120)
+    assert out.error is None and out.value == "45", out.text
+    failures = [line for line in out.stderr.splitlines() if line.strip()]
+    assert failures and all(
+        re.fullmatch(
+            r"ipyckpt: snapshot \d+ failed: snapshot abandoned: pickling variable 'stuck' took "
+            r"longer than the 1 s snapshot deadline .*",
+            line,
+        )
+        for line in failures
+    ), out.stderr
+    assert k.value("total") == 45
+    assert Store(directory).load().values == {"before": 1}, "the previous generation is intact"
