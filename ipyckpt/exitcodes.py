@@ -13,7 +13,12 @@ EXIT_USER_ERROR = 1  # the cell raised: never retried
 EXIT_BAD_PAYLOAD = 2  # the job's signed files are wrong or from other versions: never retried
 EXIT_MISSING_DEPENDENCY = 3  # ipyckpt or a dependency is missing on the execute node
 EXIT_INTERNAL_ERROR = 4  # may be transient (e.g. a full disk): max_retries applies
+EXIT_NO_PROGRESS = (
+    5  # a job's checkpoints keep coming back unusable (condor.restart): never retried
+)
 EXIT_CHECKPOINT = 85  # "checkpoint written, start me again" (HTCondor self-checkpointing)
 EXIT_SIGTERM = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
 
-NO_RETRY_EXIT_CODES = (EXIT_USER_ERROR, EXIT_BAD_PAYLOAD, EXIT_MISSING_DEPENDENCY)
+NO_RETRY_EXIT_CODES = (
+    EXIT_USER_ERROR, EXIT_BAD_PAYLOAD, EXIT_MISSING_DEPENDENCY, EXIT_NO_PROGRESS
+)  # fmt: skip

@@ -8,8 +8,9 @@ It runs first on the execute node, before anything that might not be installed t
    signed result naming what is missing and which interpreter looked for it;
 3. hands over to :func:`ipyckpt.condor.runner.main`.
 
-The names and the signature format duplicate :mod:`ipyckpt.condor.payload` on purpose (this
-file must work where ipyckpt is missing); a unit test keeps them equal.
+The names, exit codes and the signature format duplicate :mod:`ipyckpt.condor.payload` and
+:mod:`ipyckpt.condor.description` on purpose (this file must work where ipyckpt is missing); a
+unit test keeps them equal.
 """
 
 from __future__ import annotations

@@ -35,15 +35,19 @@ def _termination(code: int | None, signal: int | None) -> str:
 
 
 class EventWriter:
-    """Appends events for one job to a user log (each event in one ``write``, then fsync)."""
+    """Appends events for one job to a user log (each event in one ``write``, then fsync).
 
-    def __init__(self, path: Path, cluster: int) -> None:
+    The jobs of a sweep (one cluster, ``proc`` 0, 1, ...) share one log, as on a pool.
+    """
+
+    def __init__(self, path: Path, cluster: int, proc: int = 0) -> None:
         self.path = path
         self.cluster = cluster
+        self.proc = proc
 
     def _write(self, number: int, text: str, body: str = "") -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-        event = f"{number:03d} ({self.cluster:03d}.000.000) {stamp} {text}\n{body}...\n"
+        event = f"{number:03d} ({self.cluster:03d}.{self.proc:03d}.000) {stamp} {text}\n{body}...\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, event.encode())
@@ -87,6 +91,10 @@ class EventWriter:
     def held(self, reason: str, code: int, subcode: int) -> None:
         """``012`` Job was held."""
         self._write(HELD, "Job was held.", f"\t{reason}\n\tCode {code} Subcode {subcode}\n")
+
+    def released(self, reason: str) -> None:
+        """``013`` Job was released."""
+        self._write(RELEASED, "Job was released.", f"\t{reason}\n")
 
     def aborted(self, reason: str) -> None:
         """``009`` Job was aborted (removed)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -28,40 +29,58 @@ import sys
 import time
 from pathlib import Path
 
+from ipyckpt.condor.description import expand
 from ipyckpt.condor.eventlog import EventWriter
-from ipyckpt.condor.jobs import TERMINAL, JobRecord, read_events, summarize
+from ipyckpt.condor.record import TERMINAL, JobRecord, read_events, summarize
 from ipyckpt.exitcodes import EXIT_CHECKPOINT, NO_RETRY_EXIT_CODES
 
 POLL_S = 0.05
 LOCAL = "local"  # <job dir>/local/: spool, execute, requests, pids
-ACTIONS = ("vacate", "rm")
+#: Requests the supervisor polls for, by the action names of ``htcondor2.JobAction``.
+REQUESTS = {"Remove": "rm", "Vacate": "vacate", "Hold": "hold", "Release": "release"}
+USER_HOLD = ("Via condor_hold (by user ipyckpt)", 1, 0)  # HoldReason, Code, Subcode
+#: Test hook of the emulation: a file holding a seed; the next transfer on eviction is cut off
+#: at a random byte (whole files before the cut are committed, in a random order).
+CUT_TRANSFER = "cut-evict-transfer"
 
 
 def _files(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def request(record: JobRecord, action: str) -> None:
-    """Ask the supervisor to ``vacate`` or ``rm`` the job (it polls for request files).
+def local_dir(record: JobRecord, proc: int) -> Path:
+    """The emulation's files for job ``proc``: spool, sandboxes, requests, pids."""
+    return record.job_dir(proc) / LOCAL
 
-    A held job has no supervisor any more: removing it logs the abort directly, as the schedd
-    would.
+
+def request(record: JobRecord, action: str, proc: int = 0) -> None:
+    """Ask the supervisor of job ``proc`` to act (``Remove``, ``Vacate``, ``Hold``, ``Release``).
+
+    Removing a held job (or one whose supervisor is gone) is logged at once, as the schedd
+    would; the held job's supervisor sees it and ends.
     """
-    state = summarize(read_events(record.log)).state
-    if state == "held" or not supervisor_alive(record):  # no supervisor to ask any more
-        if action == "rm" and state not in TERMINAL:
-            EventWriter(record.log, record.cluster or 0).aborted(f"via %condor rm ({state} job)")
+    state = summarize(read_events(record.log), proc).state
+    alive = supervisor_alive(record, proc)
+    if action == "Remove" and (state == "held" or not alive):
+        if state not in TERMINAL:
+            EventWriter(record.log, record.cluster or 0, proc).aborted(
+                f"via %condor rm ({state} job)"
+            )
         return
-    if action == "vacate" and state != "running":
+    if not alive or state in TERMINAL:
+        return
+    if action == "Vacate" and state != "running":
         return  # nothing to evict (a stale request would evict a later run)
-    folder = record.path / LOCAL / "requests"
+    if action in ("Hold", "Release") and (action == "Hold") == (state == "held"):
+        return
+    folder = local_dir(record, proc) / "requests"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / action).touch()
+    (folder / REQUESTS[action]).touch()
 
 
-def supervisor_alive(record: JobRecord) -> bool:
-    """False if the job's supervisor process has gone (e.g. the machine rebooted)."""
-    pid_file = record.path / LOCAL / "supervisor.pid"
+def supervisor_alive(record: JobRecord, proc: int = 0) -> bool:
+    """False if the supervisor of job ``proc`` has gone (e.g. the machine rebooted)."""
+    pid_file = local_dir(record, proc) / "supervisor.pid"
     try:
         os.kill(int(pid_file.read_text()), 0)
     except FileNotFoundError:
@@ -74,11 +93,23 @@ def supervisor_alive(record: JobRecord) -> bool:
 
 
 def spawn(record: JobRecord) -> None:
-    """Start the detached supervisor (it outlives the kernel) and log the submit event."""
-    EventWriter(record.log, record.cluster or 0).submit(record.description["submit_event_notes"])
-    (record.path / LOCAL).mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "ipyckpt.condor.local", "--detach", str(record.path)]
-    subprocess.run(cmd, check=True, timeout=60)
+    """Log the submit events and start one detached supervisor per job (they outlive the kernel)."""
+    for proc in record.procs:
+        desc = (
+            expand(record.description, record.items[proc]) if record.items else record.description
+        )
+        EventWriter(record.log, record.cluster or 0, proc).submit(desc["submit_event_notes"])
+    for proc in record.procs:
+        local_dir(record, proc).mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "ipyckpt.condor.local",
+            "--detach",
+            str(record.path),
+            str(proc),
+        ]
+        subprocess.run(cmd, check=True, timeout=60)
 
 
 def _copy(src: Path, dest: Path) -> None:
@@ -110,18 +141,51 @@ def _commit(sandbox: Path, entries: list[str], spool: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-class Supervisor:
-    """Runs one job to its end, as the pool would."""
+def _cut_commit(sandbox: Path, entries: list[str], spool: Path, seed: int) -> int:
+    """A transfer cut off at a random byte: whole files before the cut land, in a random order.
 
-    def __init__(self, record: JobRecord) -> None:
+    Files already in the spool stay (as HTCondor keeps spooled entries); each transferred file
+    replaces its namesake whole, and the file being sent at the cut never lands. Returns the
+    byte at which the transfer was cut.
+    """
+    rng = random.Random(seed)
+    files = [f for e in entries for f in sorted((sandbox / e).rglob("*")) if f.is_file()]
+    files += [sandbox / e for e in entries if (sandbox / e).is_file()]
+    rng.shuffle(files)
+    cut = rng.randrange(max(1, sum(f.stat().st_size for f in files)))
+    staged = sandbox.parent / f".cut-{secrets.token_hex(4)}"
+    for entry in entries:  # start from what the spool holds
+        if (spool / entry).exists():
+            _copy((spool / entry).resolve(), staged / entry)
+    sent = 0
+    for f in files:
+        sent += f.stat().st_size
+        if sent > cut:
+            break
+        target = staged / f.relative_to(sandbox)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
+    _commit(staged, [e for e in entries if (staged / e).exists()], spool)
+    shutil.rmtree(staged, ignore_errors=True)
+    return cut
+
+
+class Supervisor:
+    """Runs job ``proc`` of a cluster to its end, as the pool would."""
+
+    def __init__(self, record: JobRecord, proc: int = 0) -> None:
         self.record = record
-        self.desc = record.description
-        self.iwd = record.path
-        self.local = record.path / LOCAL
+        self.proc = proc
+        self.desc = (
+            expand(record.description, record.items[proc]) if record.items else record.description
+        )
+        self.iwd = record.job_dir(proc)
+        self.local = local_dir(record, proc)
         self.spool = self.local / "spool"
-        self.log = EventWriter(record.log, record.cluster or 0)
+        self.log = EventWriter(record.log, record.cluster or 0, proc)
         self.ckpt_files = _files(self.desc["transfer_checkpoint_files"])
         self.out_files = _files(self.desc["transfer_output_files"])
+        self.on_evict = self.desc["when_to_transfer_output"] == "ON_EXIT_OR_EVICT"
         self.starts = self.completions = self.checkpoints = 0
 
     def fresh_sandbox(self) -> Path:
@@ -139,8 +203,8 @@ class Supervisor:
         self.log.execute(f"slot1@{os.uname().nodename} (ipyckpt local emulation)")
         return sandbox
 
-    def _take_request(self) -> str | None:
-        for action in ACTIONS:
+    def _take_request(self, *wanted: str) -> str | None:
+        for action in wanted:
             path = self.local / "requests" / action
             if path.exists():
                 path.unlink()
@@ -148,9 +212,10 @@ class Supervisor:
         return None
 
     def run_once(self, sandbox: Path) -> tuple[str, int | None, int | None]:
-        """Run the job once: ("exit", code, signal) or (action, None, None) if stopped."""
+        """Run the job once: ("exit", code, signal) or (request, None, None) if stopped."""
         ad = f"CheckpointNumber = {self.checkpoints}\nClusterId = {self.record.cluster}\n"
-        (sandbox / ".job.ad").write_text(ad + f"NumJobStarts = {self.starts}\nProcId = 0\n")
+        ad += f"NumJobStarts = {self.starts}\nProcId = {self.proc}\n"
+        (sandbox / ".job.ad").write_text(ad)
         env = dict(os.environ, _CONDOR_SCRATCH_DIR=str(sandbox), _CONDOR_JOB_IWD=str(self.iwd))
         env["_CONDOR_JOB_AD"] = str(sandbox / ".job.ad")
         cmd = [self.desc["executable"], *self.desc["arguments"].split()]
@@ -164,7 +229,7 @@ class Supervisor:
             )
         (self.local / "job.pid").write_text(str(proc.pid))
         while proc.poll() is None:
-            action = self._take_request()
+            action = self._take_request("rm", "hold", "vacate")
             if action is not None:
                 self._stop(proc)
                 return action, None, None
@@ -186,59 +251,105 @@ class Supervisor:
     def _missing(self, sandbox: Path, entries: list[str]) -> list[str]:
         return [e for e in entries if not (sandbox / e).exists()]
 
+    def _transfer_on_evict(self, sandbox: Path) -> None:
+        """``ON_EXIT_OR_EVICT``: spool what the evicted job left (maybe cut off mid-way)."""
+        entries = [e for e in self.ckpt_files if (sandbox / e).exists()]
+        cut_file = self.local / CUT_TRANSFER
+        if cut_file.exists():
+            seed = int(cut_file.read_text() or "0")
+            cut_file.unlink()
+            at = _cut_commit(sandbox, entries, self.spool, seed)
+            (self.local / "cut-at").write_text(str(at))
+        else:
+            _commit(sandbox, entries, self.spool)
+
+    def _held(self, reason: str, code: int, subcode: int) -> bool:
+        """Log the hold and wait: True once released, False when removed."""
+        self.log.held(reason, code, subcode)
+        while True:
+            if self._take_request("release"):
+                self.log.released("Via condor_release (by user ipyckpt)")
+                return True
+            removed = self._take_request("rm") is not None
+            if removed or summarize(read_events(self.record.log), self.proc).state == "removed":
+                if removed:
+                    self.log.aborted("via %condor rm (held job)")
+                return False
+            time.sleep(POLL_S)
+
+    def _stopped(self, outcome: str, sandbox: Path) -> bool:
+        """After rm, hold or vacate: False if the job is over, True to run it again."""
+        if outcome == "rm":
+            self.log.aborted("via %condor rm (ipyckpt local emulation)")
+            return False
+        if self.on_evict:
+            self._transfer_on_evict(sandbox)
+        if outcome == "vacate":
+            self.log.evicted()
+            return True
+        return self._held(*USER_HOLD)
+
+    def _exited(
+        self, sandbox: Path, code: int | None, sig: int | None
+    ) -> str | tuple[str, int, int]:
+        """After the job exited: "again" (same sandbox), "fresh" (new sandbox), "end", or why
+        it is to be held (reason, code, subcode)."""
+        if code == EXIT_CHECKPOINT:
+            if missing := self._missing(sandbox, self.ckpt_files):
+                reason = f"Checkpoint upload failed: {', '.join(missing)}: (errno 2) No such file or directory"
+                return (reason, 36, -1)
+            _commit(sandbox, self.ckpt_files, self.spool)
+            self.checkpoints += 1
+            self.log.checkpoint_transfer()
+            return "again"
+        self.completions += 1
+        no_retry = code in NO_RETRY_EXIT_CODES
+        if code != 0 and not no_retry and self.completions <= int(self.desc["max_retries"]):
+            self.log.requeued(code, sig)
+            return "fresh"
+        if missing := self._missing(sandbox, self.out_files):
+            reason = (
+                f"Transfer output files failure at execution point: failed to send "
+                f"{', '.join(missing)}: (errno 2) No such file or directory"
+            )
+            return (reason, 12, 2)
+        for entry in self.out_files:
+            _copy(sandbox / entry, self.iwd / entry)
+        self.log.checkpoint_transfer()  # the final output transfer pair
+        self.log.terminated(code, sig)
+        return "end"
+
     def run(self) -> None:
-        """Run until the job terminates, is held or is removed."""
+        """Run until the job terminates or is removed (a held job waits for its release)."""
         sandbox: Path | None = None
         while True:
             if sandbox is None:
+                if self._take_request("hold") and not self._held(*USER_HOLD):
+                    return
                 sandbox = self.fresh_sandbox()
             outcome, code, sig = self.run_once(sandbox)
-            if outcome == "rm":
-                self.log.aborted("via %condor rm (ipyckpt local emulation)")
-                return
-            if outcome == "vacate":
-                self.log.evicted()
+            next_: str | tuple[str, int, int]
+            if outcome != "exit":
+                next_ = "fresh" if self._stopped(outcome, sandbox) else "end"
+            else:
+                next_ = self._exited(sandbox, code, sig)
+            if isinstance(next_, tuple):
+                next_ = "fresh" if self._held(*next_) else "end"
+            if next_ != "again":
                 shutil.rmtree(sandbox, ignore_errors=True)
                 sandbox = None
-                continue
-            if code == EXIT_CHECKPOINT:
-                if missing := self._missing(sandbox, self.ckpt_files):
-                    reason = f"Checkpoint upload failed: {', '.join(missing)}: (errno 2) No such file or directory"
-                    self.log.held(reason, 36, -1)
-                    return
-                _commit(sandbox, self.ckpt_files, self.spool)
-                self.checkpoints += 1
-                self.log.checkpoint_transfer()
-                continue
-            self.completions += 1
-            no_retry = code in NO_RETRY_EXIT_CODES
-            if code != 0 and not no_retry and self.completions <= int(self.desc["max_retries"]):
-                self.log.requeued(code, sig)
-                shutil.rmtree(sandbox, ignore_errors=True)
-                sandbox = None
-                continue
-            if missing := self._missing(sandbox, self.out_files):
-                reason = (
-                    f"Transfer output files failure at execution point: failed to send "
-                    f"{', '.join(missing)}: (errno 2) No such file or directory"
-                )
-                self.log.held(reason, 12, 2)
+            if next_ == "end":
                 return
-            for entry in self.out_files:
-                _copy(sandbox / entry, self.iwd / entry)
-            self.log.checkpoint_transfer()  # the final output transfer pair
-            self.log.terminated(code, sig)
-            shutil.rmtree(sandbox, ignore_errors=True)
-            return
 
 
 def main(argv: list[str]) -> int:
-    """``python -m ipyckpt.condor.local [--detach] JOBDIR``."""
+    """``python -m ipyckpt.condor.local [--detach] JOBDIR [PROC]``."""
     if argv and argv[0] == "--detach":
-        folder = Path(argv[1])
-        with open(folder / LOCAL / "supervisor.log", "ab") as log:
+        folder, proc = Path(argv[1]), int(argv[2]) if len(argv) > 2 else 0
+        record = JobRecord.load(folder)
+        with open(local_dir(record, proc) / "supervisor.log", "ab") as log:
             subprocess.Popen(
-                [sys.executable, "-m", "ipyckpt.condor.local", str(folder)],
+                [sys.executable, "-m", "ipyckpt.condor.local", str(folder), str(proc)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -246,8 +357,9 @@ def main(argv: list[str]) -> int:
             )
         return 0
     record = JobRecord.load(Path(argv[0]))
-    (record.path / LOCAL / "supervisor.pid").write_text(str(os.getpid()))
-    Supervisor(record).run()
+    proc = int(argv[1]) if len(argv) > 1 else 0
+    (local_dir(record, proc) / "supervisor.pid").write_text(str(os.getpid()))
+    Supervisor(record, proc).run()
     return 0
 
 

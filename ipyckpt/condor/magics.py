@@ -1,4 +1,4 @@
-"""``%%condor`` (run a cell as an HTCondor job) and ``%condor status|wait|fetch|log|rm|vacate``.
+"""``%%condor`` (a cell as an HTCondor job, or a sweep of jobs) and ``%condor status|wait|...``.
 
 Thin: parse, delegate to :mod:`ipyckpt.condor.api`, report. Settings are traitlets of
 :class:`CondorMagics` (``c.CondorMagics.backend = "local"`` or ``%config``).
@@ -23,7 +23,7 @@ from ipyckpt.magicargs import LineParser, parse_cell_line, parse_line
 from ipyckpt.session import NoStoreError, StateSession
 from ipyckpt.store.errors import IpyckptError
 
-SUBCOMMANDS = ("status", "wait", "fetch", "log", "rm", "vacate")
+SUBCOMMANDS = ("status", "wait", "fetch", "log", "rm", "vacate", "hold", "release")
 
 
 def _line_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def _line_parser() -> argparse.ArgumentParser:
         usage_hint=f"usage: %condor {'|'.join(SUBCOMMANDS)} [NAME]",
     )
     parser.add_argument("command", choices=SUBCOMMANDS, help="what to do with the job")
-    parser.add_argument("name", nargs="?", help="the job (default: the newest)")
+    parser.add_argument("name", nargs="?", help="a job, a sweep or SWEEP/N (default: the newest)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds wait may take")
     return parser
 
@@ -61,6 +61,12 @@ class CondorMagics(Magics):
         True, help="After submitting, keep the job's status line up to date in the cell output."
     ).tag(config=True)
 
+    transfer_on_evict = Bool(
+        False,
+        help="Transfer the checkpoint a job writes when evicted (when_to_transfer_output = "
+        "ON_EXIT_OR_EVICT), so an eviction loses less work.",
+    ).tag(config=True)
+
     @validate("backend")
     def _check_backend(self, proposal: Any) -> str:
         from ipyckpt.condor.options import check_backend
@@ -84,7 +90,7 @@ class CondorMagics(Magics):
 
     def jobs_dir(self) -> Path:
         """This notebook's job folder, beside its state checkpoints."""
-        from ipyckpt.condor.jobs import jobs_root
+        from ipyckpt.condor.record import jobs_root
 
         try:
             store = self.session.store()
@@ -95,88 +101,130 @@ class CondorMagics(Magics):
     @cell_magic
     @CONDOR_OPTIONS.document
     def condor(self, line: str, cell: str) -> Any:
-        """Run this cell as a self-checkpointing HTCondor job; returns at once.
+        """Run this cell as a self-checkpointing HTCondor job (or a sweep); returns at once.
 
         Inputs default to the variables the cell reads, returns to those it assigns. Then
         ``%condor wait``, ``%condor fetch`` puts the returned variables into the notebook.
+        ``map``: one job per combination of ``a`` and ``b`` (or per element of the list, dict or
+        DataFrame NAME), all in one cluster; ``%condor fetch`` then gathers their results.
         ``%%condor --help`` lists the options.
         """
-        from ipyckpt.condor.api import submit_cell
-        from ipyckpt.condor.submit import Resources
+        from ipyckpt.condor.sweep import grid_items, items_from, split_map_line
 
-        values = parse_cell_line(CONDOR_OPTIONS, line)
+        ns = self.shell.user_ns  # type: ignore[union-attr]
+        keys = [option.key for option in CONDOR_OPTIONS.options]
+        try:
+            rest, grid = split_map_line(line, keys)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        values = parse_cell_line(CONDOR_OPTIONS, rest)
         if values is None:
             return None
         o = CondorOptions(**values)  # type: ignore[arg-type]
-        defaults = Resources()
-        resources = Resources(
-            cpus=o.request_cpus or defaults.cpus,
-            memory=o.request_memory or defaults.memory,
-            disk=o.request_disk or defaults.disk,
-            gpus=o.request_gpus or defaults.gpus,
-        )
-        backend = o.backend or self.backend
-        if backend == "local":
+        try:
+            items = grid_items(grid) if grid else None
+            if o.map is not None:
+                if o.map not in ns:
+                    raise ValueError(f"map={o.map}: no variable {o.map!r} in this notebook")
+                items = items_from(ns[o.map], o.map)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if (o.backend or self.backend) == "local":
             print("ipyckpt: backend=local is an emulation of an HTCondor slot on this machine")
         try:
-            job = submit_cell(
-                self.shell.transform_cell(cell),  # type: ignore[union-attr]
-                self.shell.user_ns,  # type: ignore[union-attr]
-                jobs_dir=self.jobs_dir(),
-                name=o.name,
-                inputs=o.vars,
-                returns=o.returns,
-                every=o.every or parse_duration(self.default_every),
-                resources=resources,
-                image=o.image,
-                max_retries=self.max_retries if o.max_retries is None else o.max_retries,
-                backend=backend,
-                vacate_time=self.vacate_time,
-            )
+            job = self._submit(self.shell.transform_cell(cell), o, items)  # type: ignore[union-attr]
         except ValueError as exc:  # a name in use, image= with backend=local, ...
             raise UsageError(str(exc)) from None
         if self.live_status:
             _LiveStatus(job).start()
         return None
 
+    def _submit(self, code: str, o: Any, items: list[Any] | None) -> Any:
+        """Submit one cell job, or a sweep when ``items`` are given."""
+        from ipyckpt.condor.api import submit_cell, submit_sweep
+        from ipyckpt.condor.description import Resources
+
+        defaults = Resources()
+        settings = {
+            "every": o.every or parse_duration(self.default_every),
+            "resources": Resources(
+                cpus=o.request_cpus or defaults.cpus,
+                memory=o.request_memory or defaults.memory,
+                disk=o.request_disk or defaults.disk,
+                gpus=o.request_gpus or defaults.gpus,
+            ),
+            "image": o.image,
+            "max_retries": self.max_retries if o.max_retries is None else o.max_retries,
+            "backend": o.backend or self.backend,
+            "vacate_time": self.vacate_time,
+            "transfer_on_evict": (
+                self.transfer_on_evict if o.transfer_on_evict is None else o.transfer_on_evict
+            ),
+        }
+        ns = self.shell.user_ns  # type: ignore[union-attr]
+        where = {
+            "jobs_dir": self.jobs_dir(),
+            "name": o.name,
+            "inputs": o.vars,
+            "returns": o.returns,
+        }
+        if items is not None:
+            return submit_sweep(code, ns, items, **where, **settings)
+        return submit_cell(code, ns, **where, **settings)
+
     @line_magic("condor")  # type: ignore[arg-type]
     def condor_line(self, line: str) -> Any:
-        """%condor status|wait|fetch|log|rm|vacate [NAME] [--timeout S] (default: newest job)."""
+        """%condor status|wait|fetch|log|rm|vacate|hold|release [NAME] [--timeout S].
+
+        NAME is a job, a sweep, or ``SWEEP/N`` (job N of a sweep); default: the newest.
+        """
         args = parse_line(self._parser, line)
         if args is None:
             return None
         from ipyckpt.condor import api
-        from ipyckpt.condor.jobs import NoSuchJob
+        from ipyckpt.condor.record import NoSuchJob
 
         try:
             if args.command == "status":
-                jobs = [api.get_job(self.jobs_dir(), args.name)] if args.name else None
-                jobs = jobs or api.list_jobs(self.jobs_dir())
-                for job in jobs:
-                    print(job)
-                if not jobs:
-                    print("ipyckpt: this notebook has no HTCondor jobs (submit one with %%condor)")
-                return None
-            job = api.get_job(self.jobs_dir(), args.name)
+                return self._do_status(args)
+            job = api.find(self.jobs_dir(), args.name)
             actions = {
                 "wait": self._do_wait,
                 "fetch": self._do_fetch,
                 "log": self._do_log,
                 "rm": self._do_rm,
                 "vacate": self._do_vacate,
+                "hold": self._do_hold,
+                "release": self._do_release,
             }
             return actions[args.command](job, args)
         except (ValueError, NoSuchJob) as exc:
             raise UsageError(str(exc)) from None
 
+    def _do_status(self, args: argparse.Namespace) -> Any:
+        from ipyckpt.condor import api
+        from ipyckpt.condor.sweep import Sweep
+        from ipyckpt.condor.table import StatusTable
+
+        found = [api.find(self.jobs_dir(), args.name)] if args.name else None
+        if found is None:
+            found = [api.find(self.jobs_dir(), r.name) for r in _records(self.jobs_dir())]
+        jobs = [j for f in found for j in (f.jobs if isinstance(f, Sweep) else [f])]
+        return StatusTable(jobs)
+
     def _do_wait(self, job: Any, args: argparse.Namespace) -> None:
         job.wait(timeout=args.timeout)
         print(job)
-        problem = job.problem()
-        if problem:
-            print(problem, file=sys.stderr)
+        for one in getattr(job, "jobs", [job]):
+            problem = one.problem()
+            if problem:
+                print(problem, file=sys.stderr)
 
-    def _do_fetch(self, job: Any, args: argparse.Namespace) -> None:
+    def _do_fetch(self, job: Any, args: argparse.Namespace) -> Any:
+        from ipyckpt.condor.sweep import Sweep
+
+        if isinstance(job, Sweep):
+            return self._fetch_sweep(job)
         values = job.fetch()
         ns = self.shell.user_ns  # type: ignore[union-attr]
         replaced = sorted(n for n in values if n in ns and ns[n] is not values[n])
@@ -193,27 +241,57 @@ class CondorMagics(Magics):
         if result.get("not_defined"):
             text += f"\n  not defined at the end of the cell: {', '.join(result['not_defined'])}"
         print(text)
+        return None
+
+    def _fetch_sweep(self, sweep: Any) -> Any:
+        """Gather a sweep's results (returned, so ``r = %condor fetch NAME``); list failures."""
+        results = sweep.fetch()
+        text = f"ipyckpt: fetched {len(results)} of {len(sweep.jobs)} jobs of {sweep.name}"
+        text += " (a dict keyed by parameters; .frame() gives a DataFrame)"
+        for key, error in results.errors.items():
+            text += f"\n  {key!r}: {error}"
+        print(text)
+        return results
 
     def _do_log(self, job: Any, args: argparse.Namespace) -> None:
-        print(job.log(), end="")
+        for one in getattr(job, "jobs", [job])[:1]:
+            print(one.log(), end="")
+
+    def _act(self, job: Any, verb: str, allowed: tuple[str, ...], why: str, done: str) -> None:
+        """Apply ``verb`` to the job (or every job of a sweep) whose state is in ``allowed``."""
+        for one in getattr(job, "jobs", [job]):
+            status = one.status()
+            if status.state not in allowed:
+                print(f"ipyckpt: {one.name} {why} ({status}); nothing to {verb}")
+                continue
+            getattr(one, verb)()
+            print(f"ipyckpt: asked to {verb} {one.name}{done}")
 
     def _do_rm(self, job: Any, args: argparse.Namespace) -> None:
-        if job.status().finished:
-            print(f"ipyckpt: {job.name} has already ended ({job.status()}); nothing to remove")
-            return
-        job.remove()
-        print(f"ipyckpt: asked to remove {job.name}")
+        alive = ("idle", "running", "held", "lost", "unknown")
+        self._act(job, "remove", alive, "has already ended", "")
 
     def _do_vacate(self, job: Any, args: argparse.Namespace) -> None:
-        if job.status().state != "running":
-            print(f"ipyckpt: {job.name} is not running ({job.status()}); nothing to vacate")
-            return
-        job.vacate()
-        print(f"ipyckpt: asked to vacate {job.name}; it restarts from its last checkpoint")
+        done = "; it restarts from its last checkpoint"
+        self._act(job, "vacate", ("running",), "is not running", done)
+
+    def _do_hold(self, job: Any, args: argparse.Namespace) -> None:
+        done = "; %condor release restarts it from its last checkpoint"
+        self._act(job, "hold", ("idle", "running"), "is neither idle nor running", done)
+
+    def _do_release(self, job: Any, args: argparse.Namespace) -> None:
+        done = "; it restarts from its last checkpoint"
+        self._act(job, "release", ("held",), "is not held", done)
+
+
+def _records(root: Path) -> list[Any]:
+    from ipyckpt.condor.record import list_records
+
+    return list_records(root)
 
 
 class _LiveStatus(threading.Thread):
-    """Keeps one status line of a job up to date until the job finishes or is held."""
+    """Keeps one status line of a job (or sweep) up to date until it finishes or is held."""
 
     def __init__(self, job: Any, poll: float = 1.0, limit: float = 86400.0) -> None:
         super().__init__(daemon=True, name=f"ipyckpt-condor-{job.name}")
@@ -228,12 +306,13 @@ class _LiveStatus(threading.Thread):
         started = time.monotonic()
         while time.monotonic() - started < self.limit:
             try:
-                status, text = self.job.status(), repr(self.job)
+                statuses = [one.status() for one in getattr(self.job, "jobs", [self.job])]
+                text = repr(self.job)
             except (OSError, IpyckptError):
                 return
             if text != self.text:
                 self.text = text
                 self.handle.update({"text/plain": text}, raw=True)
-            if status.finished or status.state in ("held", "lost"):
+            if all(s.finished or s.state in ("held", "lost") for s in statuses):
                 return
             time.sleep(self.poll)

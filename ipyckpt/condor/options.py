@@ -1,17 +1,19 @@
 """The ``%%condor`` options, as one :class:`ipyckpt.magicargs.OptionTable`.
 
 ``name=NAME vars=a,b returns=x,y every=30m request_cpus=N request_memory=4GB request_disk=2GB
-request_gpus=N image=CONTAINER max_retries=N backend=schedd|local``; ``--key value`` works too.
+request_gpus=N image=CONTAINER max_retries=N backend=schedd|local transfer_on_evict=yes|no
+map=NAME``; ``--key value`` works too. A grid, ``map a=1,2 b=x,y``, is split off the line first
+(:func:`ipyckpt.condor.sweep.split_map_line`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ipyckpt.condor.jobs import check_job_name
-from ipyckpt.condor.submit import check_size
+from ipyckpt.condor.description import check_size
+from ipyckpt.condor.record import check_job_name
 from ipyckpt.durations import parse_duration
-from ipyckpt.magicargs import Option, OptionError, OptionTable, whole_number
+from ipyckpt.magicargs import Option, OptionError, OptionTable, one_of, whole_number
 from ipyckpt.namespace import parse_name_list
 
 BACKENDS = ("schedd", "local")
@@ -33,6 +35,12 @@ def _size(key: str) -> Option:
     return Option(
         key, f"{key}={example}", f"{key} of the job", lambda value: check_size(value, key)
     )
+
+
+def _variable(value: str) -> str:
+    if not value.isidentifier():
+        raise ValueError("name a list, dict or DataFrame of this notebook, e.g. map=grid")
+    return value
 
 
 def _nonempty(value: str) -> str:
@@ -78,6 +86,20 @@ CONDOR_OPTIONS = OptionTable(
             "your pool, or an emulation on this machine (default: CondorMagics.backend)",
             check_backend,
         ),
+        Option(
+            "transfer_on_evict",
+            "transfer_on_evict=yes|no",
+            "also transfer the checkpoint written when the job is evicted "
+            "(default: CondorMagics.transfer_on_evict)",
+            one_of({"yes": True, "no": False, "true": True, "false": False}, "use yes or no"),
+        ),
+        Option(
+            "map",
+            "map=NAME | map a=1,2 b=x,y",
+            "a sweep: one job per element of the list, dict or DataFrame NAME, or per "
+            "combination of the values given (one cluster; %condor fetch gathers the results)",
+            _variable,
+        ),
     ),
     CondorOptionError,
 )
@@ -99,6 +121,8 @@ class CondorOptions:
     image: str | None = None
     max_retries: int | None = None
     backend: str | None = None
+    transfer_on_evict: bool | None = None
+    map: str | None = None
 
 
 def parse_condor_options(line: str) -> CondorOptions:

@@ -26,6 +26,7 @@ BOOTSTRAP = "ipyckpt-job.py"
 SPEC = "ipyckpt-job.json"
 KEY = "ipyckpt-job.key"
 INPUTS = "ipyckpt-inputs"
+PARAMS = "ipyckpt-params"  # a sweep job's own parameters, loaded over the inputs
 CHECKPOINT = "ipyckpt-ckpt"
 OUTPUTS = "ipyckpt-outputs"
 RESULT = "ipyckpt-result.json"

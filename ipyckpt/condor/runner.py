@@ -20,9 +20,15 @@ from types import TracebackType
 from typing import Any
 
 from ipyckpt.cells import ResumeInfo, TerminationHandler, exit_now, run_cell
-from ipyckpt.condor import bootstrap
+from ipyckpt.condor import bootstrap, restart
 from ipyckpt.condor import payload as p
-from ipyckpt.exitcodes import EXIT_BAD_PAYLOAD, EXIT_CHECKPOINT, EXIT_OK, EXIT_USER_ERROR
+from ipyckpt.exitcodes import (
+    EXIT_BAD_PAYLOAD,
+    EXIT_CHECKPOINT,
+    EXIT_NO_PROGRESS,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+)
 from ipyckpt.namespace import select_names
 from ipyckpt.safepoints import ResumePoint, SafepointRuntime, instrument
 from ipyckpt.store.errors import IpyckptError
@@ -30,18 +36,6 @@ from ipyckpt.store.errors import IpyckptError
 
 def _say(message: str) -> None:
     print(f"ipyckpt job: {message}", file=sys.stderr, flush=True)
-
-
-def _load(store: Any, what: str) -> Any:
-    """Load the newest generation; every variable must come back (else say what is missing)."""
-    report = store.load()
-    if report.failed:
-        reasons = "; ".join(f"{name}: {why}" for name, why in sorted(report.failed.items()))
-        raise p.MissingOnExecuteNode(
-            f"could not restore {what} on the execute node ({reasons}). Install what is missing "
-            f"there (the job runs {sys.executable}), or use image= with a container that has it"
-        )
-    return report
 
 
 class CellJob:
@@ -54,39 +48,28 @@ class CellJob:
         self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.cell = instrument(spec["code"])
         self.filename = f"<cell {spec['name']}>"
+        self.fallbacks = 0  # consecutive runs that could not use their newest checkpoint
         # eviction: checkpoint at the next consistent point within the grace time, else exit
         self.termination = TerminationHandler(
             grace=lambda: float(self.spec.get("grace", 30)), trigger="eviction"
         )
 
     def restore(self) -> ResumePoint | None:
-        """Fill the namespace from the newest checkpoint, else from the inputs."""
-        ckpt = p.store(self.sandbox / p.CHECKPOINT, self.key)
-        if ckpt.generation_ids():
-            p.check_store_versions(ckpt, "the checkpoint")
-            try:
-                report = _load(ckpt, "the checkpoint")
-            except p.MissingOnExecuteNode:
-                raise
-            except IpyckptError as exc:
-                _say(f"no usable checkpoint ({exc}): starting from the inputs")
-            else:
-                self.ns.update(report.values)
-                resume = ResumeInfo.from_info(report.info)
-                if resume is not None and resume.cell == self.cell.source_hash:
-                    _say(f"resuming from checkpoint {report.generation} at {resume.where}")
-                    return resume.position
-        inputs = p.store(self.sandbox / p.INPUTS, self.key)
-        p.check_store_versions(inputs, "the notebook's inputs")
-        if inputs.generation_ids():
-            self.ns.update(_load(inputs, "the inputs").values)
+        """Fill the namespace from the newest usable checkpoint, else from the inputs."""
+        start = restart.starting_point(self.sandbox, self.key, _say)
+        self.ns.update(start.values)
+        self.fallbacks = start.fallbacks
+        resume = ResumeInfo.from_info(start.info) if start.generation is not None else None
+        if resume is not None and resume.cell == self.cell.source_hash:
+            _say(f"resuming from checkpoint {start.generation} at {resume.where}")
+            return resume.position
         return None
 
     def on_snapshot(self, position: ResumePoint, trigger: str) -> None:
         """Write a checkpoint at a consistent point, then exit 85 for HTCondor to transfer it."""
         names = select_names(self.ns).names
         resume = ResumeInfo.at(self.cell, position)
-        info = resume.to_info() | {"versions": p.versions()}
+        info = resume.to_info() | {"versions": p.versions(), "fallbacks": self.fallbacks}
         ckpt = p.store(self.sandbox / p.CHECKPOINT, self.key)
         report = ckpt.save({n: self.ns[n] for n in names}, trigger=trigger, info=info)
         where = resume.where
@@ -162,6 +145,11 @@ def main() -> int:
         if problem:
             raise p.VersionMismatch(problem)
         return CellJob(spec, key, sandbox).run()
+    except restart.NoProgress as exc:
+        _say(str(exc))
+        body = {"status": "no-progress", "message": str(exc), "versions": p.versions()}
+        p.write_sealed(sandbox / p.RESULT, key, body)
+        return EXIT_NO_PROGRESS
     except IpyckptError as exc:
         _say(str(exc))
         body = {"status": "bad-payload", "message": str(exc), "versions": p.versions()}

@@ -37,7 +37,8 @@ def jobs_dir(tmp_path: Path) -> Iterator[Path]:
     """A notebook's job folder; every local supervisor still running at the end is removed."""
     root = tmp_path / "nb.ipynb.condor"
     yield root
-    for pid_file in root.glob("*/local/supervisor.pid"):
+    found = [*root.glob("*/local/supervisor.pid"), *root.glob("*/*/local/supervisor.pid")]
+    for pid_file in found:  # single jobs, and each job of a sweep
         (pid_file.parent / "requests").mkdir(exist_ok=True)
         (pid_file.parent / "requests" / "rm").touch()
 
@@ -62,14 +63,13 @@ def condor24() -> Path:
     return python
 
 
-def job_ad(condor24: Path, submit_text: str) -> dict[str, Any]:
-    """The job ClassAd HTCondor 24.12's submit parser makes of ``submit_text`` (offline)."""
+def job_ads(condor24: Path, submit_text: str) -> list[dict[str, Any]]:
+    """The job ClassAds HTCondor 24.12's submit parser makes of ``submit_text`` (offline)."""
     code = (
         "import sys, json, htcondor\n"
-        "ad = next(iter(htcondor.Submit(sys.stdin.read()).jobs("
-        "count=1, clusterid=1, qdate=0, owner='x')))\n"
-        "print(json.dumps({k: str(ad.lookup(k)) if not isinstance(ad[k], (int, float, str, bool))"
-        " else ad[k] for k in ad.keys()}))\n"
+        "ads = htcondor.Submit(sys.stdin.read()).jobs(clusterid=1, qdate=0, owner='x')\n"
+        "print(json.dumps([{k: str(ad.lookup(k)) if not isinstance(ad[k], (int, float, str, bool))"
+        " else ad[k] for k in ad.keys()} for ad in ads]))\n"
     )
     env = dict(os.environ, CONDOR_CONFIG="/dev/null", PYTHONWARNINGS="ignore")
     proc = subprocess.run(
@@ -85,10 +85,15 @@ def job_ad(condor24: Path, submit_text: str) -> dict[str, Any]:
         raise AssertionError(f"HTCondor's submit parser refused the description:\n{proc.stderr}")
     import json
 
-    result: dict[str, Any] = json.loads(proc.stdout)
+    result: list[dict[str, Any]] = json.loads(proc.stdout)
     return result
+
+
+def job_ad(condor24: Path, submit_text: str) -> dict[str, Any]:
+    """The (first) job ClassAd HTCondor 24.12's submit parser makes of ``submit_text``."""
+    return job_ads(condor24, submit_text)[0]
 
 
 from tests.kernel.conftest import kernel_env, open_kernel  # noqa: E402  (real-kernel fixtures)
 
-__all__ = ["job_ad", "kernel_env", "open_kernel", "wait_for"]
+__all__ = ["job_ad", "job_ads", "kernel_env", "open_kernel", "wait_for"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ipyckpt.condor import eventlog, jobs, submit, submit_cell
+from ipyckpt.condor import eventlog, schedd, submit_cell
+from ipyckpt.condor import record as jobs
 from ipyckpt.condor.eventlog import EventWriter
 
 pytest.importorskip("htcondor2", reason="htcondor 25.x is in the test extra")
@@ -28,7 +29,7 @@ def test_every_event_kind_round_trips(tmp_path: Path) -> None:
     w.checkpoint_transfer()
     w.terminated(0, None)
     w.aborted("removed by test")
-    theirs = submit.read_log(log)
+    theirs = schedd.read_log(log)
     ours = eventlog.parse(log)
     assert theirs is not None and len(theirs) == len(ours) == 15
     fields = (
@@ -54,12 +55,12 @@ def test_half_written_event_is_not_read(tmp_path: Path) -> None:
     with log.open("a") as fh:
         fh.write("001 (001.000.000) 2026-11-26 01:00:01 Job executing on host: <h>\n")
     assert [e["EventTypeNumber"] for e in eventlog.parse(log)] == [0]
-    assert [e["EventTypeNumber"] for e in submit.read_log(log) or []] == [0]
+    assert [e["EventTypeNumber"] for e in schedd.read_log(log) or []] == [0]
 
 
 def test_schedd_backend_without_a_pool_says_what_to_do(tmp_path: Path) -> None:
     root = tmp_path / "jobs"
-    with pytest.raises(submit.ScheddUnavailable, match="use backend=local"):
+    with pytest.raises(schedd.ScheddUnavailable, match="use backend=local"):
         submit_cell("x = 1\n", {}, jobs_dir=root, backend="schedd", announce=lambda _: None)
     assert list(root.iterdir()) == []  # nothing left behind by the failed submit
 

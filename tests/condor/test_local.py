@@ -14,11 +14,17 @@ from typing import Any
 
 import pytest
 
-from ipyckpt import exitcodes
-from ipyckpt.condor import eventlog, jobs, submit, submit_cell
+from ipyckpt.condor import eventlog, schedd, submit_cell
 from ipyckpt.condor import payload as p
-from ipyckpt.condor.api import _prepare_inputs
-from ipyckpt.condor.handle import CondorJob
+from ipyckpt.condor import record as jobs
+from ipyckpt.condor.api import write_inputs
+from ipyckpt.condor.job import CondorJob
+from ipyckpt.exitcodes import (
+    EXIT_BAD_PAYLOAD,
+    EXIT_CHECKPOINT,
+    EXIT_MISSING_DEPENDENCY,
+    EXIT_OK,
+)
 from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted
 
 from .conftest import wait_for
@@ -70,7 +76,7 @@ def test_checkpoint_exits_resume_and_finish(jobs_dir: Path) -> None:
     assert job.result()["value"] == repr(sum(range(40)))  # type: ignore[index]
     # the same log drives both readers: htcondor2.JobEventLog and the fallback parser
     ours = eventlog.parse(job.record.log)
-    theirs = submit.read_log(job.record.log)
+    theirs = schedd.read_log(job.record.log)
     assert theirs is not None
     assert [e["EventTypeNumber"] for e in ours] == [e["EventTypeNumber"] for e in theirs]
     assert jobs.summarize(ours) == jobs.summarize(theirs) == status
@@ -162,7 +168,7 @@ def _sandbox(tmp_path: Path, code: str, **spec: Any) -> Path:
     doc = {"name": "t", "code": code, "every": None, "returns": ["x"], "inputs": []}
     doc |= {"grace": 5, "versions": p.versions(), "key": key.hex()} | spec
     folder = tmp_path / "sandbox"
-    _prepare_inputs(folder, doc, {"start": 1})
+    write_inputs(folder, doc, {"start": 1})
     return folder
 
 
@@ -177,7 +183,7 @@ def test_runner_refuses_inputs_from_other_versions(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, p.BOOTSTRAP], cwd=folder, capture_output=True, text=True, check=False
     )
-    assert proc.returncode == exitcodes.EXIT_BAD_PAYLOAD
+    assert proc.returncode == EXIT_BAD_PAYLOAD
     message = _result(folder)["message"]
     assert "version mismatch" in message and "Python 2.7.18 there" in message, message
     assert "Traceback" not in proc.stderr
@@ -192,7 +198,7 @@ def test_runner_checkpoints_on_sigterm(tmp_path: Path) -> None:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "1"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == exitcodes.EXIT_CHECKPOINT
+        assert proc.wait(timeout=30) == EXIT_CHECKPOINT
     gens = p.store(folder / p.CHECKPOINT, p.read_key(folder / p.KEY)).generations()
     assert gens[0].trigger == "eviction" and "iteration" in gens[0].info["where"]
 
@@ -203,7 +209,7 @@ def test_missing_dependency_on_the_execute_node(jobs_dir: Path, tmp_path: Path) 
     bare.chmod(0o755)
     job = _submit(jobs_dir, "x = 1\n", python=str(bare))
     status = job.wait(timeout=60)
-    assert (status.state, status.exit_code) == ("failed", exitcodes.EXIT_MISSING_DEPENDENCY)
+    assert (status.state, status.exit_code) == ("failed", EXIT_MISSING_DEPENDENCY)
     problem = job.problem() or ""
     assert "missing on the execute node" in problem and "ipyckpt" in problem, problem
 
@@ -254,9 +260,9 @@ def test_sigkill_during_checkpoint_writes_in_the_same_sandbox(tmp_path: Path) ->
                     hits += 1
                     break
             code_ = proc.wait(timeout=60)
-        if code_ == exitcodes.EXIT_OK:
+        if code_ == EXIT_OK:
             break
-        assert code_ in (exitcodes.EXIT_CHECKPOINT, -signal.SIGKILL), code_
+        assert code_ in (EXIT_CHECKPOINT, -signal.SIGKILL), code_
     assert hits == 5
     key = p.read_key(folder / p.KEY)
     assert p.store(folder / p.OUTPUTS, key).load().values["done"] == list(range(60))
@@ -334,11 +340,7 @@ def test_input_whose_module_is_missing_on_the_execute_node(
         announce=lambda _: None,
     )  # fmt: skip
     status = job.wait(timeout=60)
-    assert (status.state, status.exit_code, status.retries) == (
-        "failed",
-        exitcodes.EXIT_BAD_PAYLOAD,
-        0,
-    )
+    assert (status.state, status.exit_code, status.retries) == ("failed", EXIT_BAD_PAYLOAD, 0)
     problem = job.problem() or ""
     assert "could not restore the inputs on the execute node" in problem, problem
     assert "No module named 'onlyhere'" in problem and "Install what is missing" in problem

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from ipyckpt import exitcodes
-from ipyckpt.condor import bootstrap, submit
+from ipyckpt.condor import bootstrap, description, schedd
 from ipyckpt.condor import payload as p
-from ipyckpt.condor.analysis import cell_names
+from ipyckpt.condor.api import cell_names
+from ipyckpt.condor.description import Resources
 from ipyckpt.condor.options import CondorOptionError, parse_condor_options
-from ipyckpt.condor.submit import Resources
 
-from .conftest import job_ad
+from .conftest import job_ad, job_ads
 
 htcondor2 = pytest.importorskip("htcondor2", reason="htcondor 25.x is in the test extra")
 
@@ -30,12 +30,12 @@ def _desc(tmp_path: Path, **kw: object) -> dict[str, str]:
         "iwd": tmp_path,
     }
     args.update(kw)
-    return submit.describe(**args)  # type: ignore[arg-type]
+    return description.describe(**args)  # type: ignore[arg-type]
 
 
 def test_every_key_is_allowed_and_checkpointing_is_on(tmp_path: Path) -> None:
     desc = _desc(tmp_path, image="docker://python:3.11")
-    assert set(desc) <= submit.ALLOWED_KEYS
+    assert set(desc) <= description.ALLOWED_KEYS
     assert desc["checkpoint_exit_code"] == "85"
     assert desc["transfer_checkpoint_files"] == p.CHECKPOINT
     assert desc["should_transfer_files"] == "YES"
@@ -46,7 +46,7 @@ def test_every_key_is_allowed_and_checkpointing_is_on(tmp_path: Path) -> None:
 
 def test_htcondor2_submit_accepts_it(tmp_path: Path) -> None:
     desc = _desc(tmp_path)
-    sub = submit.to_submit(desc)
+    sub = schedd.to_submit(desc)
     for key, value in desc.items():
         assert sub[key] == value
     assert "checkpoint_exit_code = 85" in str(sub)
@@ -54,7 +54,7 @@ def test_htcondor2_submit_accepts_it(tmp_path: Path) -> None:
 
 def test_real_submit_parser_24_12(tmp_path: Path, condor24: Path) -> None:
     desc = _desc(tmp_path, image="docker://python:3.11")
-    ad = job_ad(condor24, submit.as_text(desc))
+    ad = job_ad(condor24, description.as_text(desc))
     assert ad["SuccessCheckpointExitCode"] == 85
     assert ad["WantFTOnCheckpoint"] is True
     assert ad["TransferCheckpoint"] == p.CHECKPOINT
@@ -105,21 +105,51 @@ KEY_TO_ATTRIBUTE = {
 
 
 def test_every_allowed_key_reaches_the_job_ad(tmp_path: Path, condor24: Path) -> None:
-    assert set(KEY_TO_ATTRIBUTE) == submit.ALLOWED_KEYS
+    assert set(KEY_TO_ATTRIBUTE) == description.ALLOWED_KEYS
     desc = _desc(tmp_path, image="docker://python:3.11")
-    assert set(desc) == submit.ALLOWED_KEYS  # with image= and gpus, every key is emitted
-    ad = job_ad(condor24, submit.as_text(desc))
+    assert set(desc) == description.ALLOWED_KEYS  # with image= and gpus, every key is emitted
+    ad = job_ad(condor24, description.as_text(desc))
     missing = {k: a for k, a in KEY_TO_ATTRIBUTE.items() if a not in ad}
     assert not missing, missing
     assert ad["UserLog"] == str(tmp_path / "job.log") and ad["JobBatchName"] == "cell-17"
 
 
 def test_real_submit_parser_24_12_without_image(tmp_path: Path, condor24: Path) -> None:
-    ad = job_ad(condor24, submit.as_text(_desc(tmp_path)))
+    ad = job_ad(condor24, description.as_text(_desc(tmp_path)))
     assert ad["Cmd"] == "/usr/bin/python3" and ad["Args"] == p.BOOTSTRAP
     assert ad["TransferExecutable"] is False
     assert "ContainerImage" not in ad and "RequestGPUs" in ad
     assert ad["SuccessCheckpointExitCode"] == 85
+
+
+def test_real_submit_parser_24_12_sweep_is_one_cluster(tmp_path: Path, condor24: Path) -> None:
+    items = [
+        {description.ITEM: str(i), description.LABEL: description.item_label(f"lr={lr} (x)")}
+        for i, lr in enumerate([0.1, 0.01, 0.001])
+    ]
+    for item in items:
+        (tmp_path / item[description.ITEM]).mkdir()
+    shared = [str(tmp_path / "input" / f) for f in ("ipyckpt-job.py", "ipyckpt-job.json")]
+    desc = _desc(tmp_path, input_files=[*shared, p.PARAMS], per_item=True)
+    ads = job_ads(condor24, description.as_text(desc, items))
+    assert [(a["ClusterId"], a["ProcId"]) for a in ads] == [(1, 0), (1, 1), (1, 2)]
+    assert [a["Iwd"] for a in ads] == [str(tmp_path / str(i)) for i in range(3)]
+    assert [a["SubmitEventNotes"] for a in ads] == [
+        "cell-17 lr=0.1 _x_", "cell-17 lr=0.01 _x_", "cell-17 lr=0.001 _x_"
+    ]  # fmt: skip
+    assert {a["UserLog"] for a in ads} == {str(tmp_path / "job.log")}  # one log
+    assert ads[2]["TransferInput"] == ",".join([*shared, p.PARAMS])
+    assert all(a["SuccessCheckpointExitCode"] == 85 for a in ads)
+    for item, expanded in zip(items, ads, strict=True):  # the emulation expands alike
+        mine = description.expand(desc, item)
+        assert mine["initialdir"] == expanded["Iwd"]
+        assert mine["submit_event_notes"] == expanded["SubmitEventNotes"]
+
+
+def test_real_submit_parser_24_12_transfer_on_evict(tmp_path: Path, condor24: Path) -> None:
+    ad = job_ad(condor24, description.as_text(_desc(tmp_path, transfer_on_evict=True)))
+    assert ad["WhenToTransferOutput"] == "ON_EXIT_OR_EVICT"
+    assert ad["SuccessCheckpointExitCode"] == 85 and ad["ShouldTransferFiles"] == "YES"
 
 
 def test_real_parser_rejects_a_bad_description(condor24: Path) -> None:
@@ -128,9 +158,9 @@ def test_real_parser_rejects_a_bad_description(condor24: Path) -> None:
 
 
 def test_sizes_are_checked() -> None:
-    assert submit.check_size("4gb", "request_memory") == "4GB"
+    assert description.check_size("4gb", "request_memory") == "4GB"
     with pytest.raises(ValueError, match="write a size such as 4GB"):
-        submit.check_size("2XB", "request_memory")
+        description.check_size("2XB", "request_memory")
 
 
 def test_bootstrap_matches_payload() -> None:

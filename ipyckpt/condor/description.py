@@ -1,10 +1,9 @@
-"""Submit descriptions, and the only module that imports HTCondor's Python bindings.
+"""What a job asks of HTCondor: submit commands, resources, a sweep's ``queue ... from``.
 
 :func:`describe` is a pure function: it turns a job's settings into the submit commands (a
-``dict``) that both backends use. Everything that needs ``htcondor2`` (building a real
-``htcondor2.Submit``, talking to the schedd, reading the event log with ``JobEventLog``) is here
-and imports the bindings lazily, so ``import ipyckpt.condor`` works without them; the local
-emulation never needs them.
+``dict``) that both backends use (the schedd through :mod:`ipyckpt.condor.schedd`, the local
+emulation directly). The runner's exit codes (:mod:`ipyckpt.exitcodes`) reach the pool here, as
+``checkpoint_exit_code`` and ``retry_until``.
 """
 
 from __future__ import annotations
@@ -12,12 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ipyckpt.exitcodes import EXIT_CHECKPOINT, NO_RETRY_EXIT_CODES
-from ipyckpt.store.errors import IpyckptError
-
-INSTALL_HINT = "the HTCondor features need the bindings: pip install 'ipyckpt[condor]'"
 
 #: Every submit command :func:`describe` may emit (the parser silently accepts misspelled keys,
 #: so tests check each emitted key against this list and against the real parser's job ad).
@@ -50,22 +45,11 @@ ALLOWED_KEYS = frozenset(
     }
 )
 
+LOG = "job.log"
+ITEM = "ipyckpt_item"  # the itemdata variable naming a sweep job's folder
+LABEL = "ipyckpt_params"  # ... and the one describing its parameters (for humans)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+:/ -]")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|[KMGT])?\s*$", re.IGNORECASE)
-
-
-class BindingsMissing(IpyckptError):
-    """``htcondor2`` is not installed (``pip install 'ipyckpt[condor]'``)."""
-
-
-class ScheddUnavailable(IpyckptError):
-    """The schedd could not be reached or refused the request."""
-
-
-def _schedd_error(what: str, exc: Exception) -> ScheddUnavailable:
-    return ScheddUnavailable(
-        f"could not {what} through the HTCondor schedd: {exc}. Is a pool running here "
-        "(try condor_q)? Without one, use backend=local (an emulation on this machine)"
-    )
 
 
 @dataclass(frozen=True)
@@ -97,11 +81,15 @@ def describe(
     iwd: Path,
     image: str | None = None,
     vacate_time: int = 60,
+    per_item: bool = False,
+    transfer_on_evict: bool = False,
 ) -> dict[str, str]:
     """The submit commands for a cell job (see ``ALLOWED_KEYS``); paths relative to ``iwd``.
 
     Without ``image`` the job runs ``python`` (the notebook's interpreter, not transferred);
-    with it, ``python3`` inside the container image.
+    with it, ``python3`` inside the container image. ``per_item``: one job per item of a sweep
+    (:func:`queue_statement`), each in the folder ``iwd/$(ipyckpt_item)``, sharing one user log.
+    ``transfer_on_evict``: the checkpoint written on SIGTERM is transferred too.
     """
     bootstrap = Path(input_files[0]).name
     desc = {
@@ -109,11 +97,11 @@ def describe(
         "executable": python if image is None else "/usr/bin/env",
         "arguments": bootstrap if image is None else f"python3 {bootstrap}",
         "transfer_executable": "false",
-        "initialdir": str(iwd),
+        "initialdir": f"{iwd}/$({ITEM})" if per_item else str(iwd),
         "transfer_input_files": ", ".join(input_files),
         "transfer_output_files": ", ".join(output_files),
         "should_transfer_files": "YES",
-        "when_to_transfer_output": "ON_EXIT",
+        "when_to_transfer_output": "ON_EXIT_OR_EVICT" if transfer_on_evict else "ON_EXIT",
         "checkpoint_exit_code": str(EXIT_CHECKPOINT),
         "transfer_checkpoint_files": ", ".join(checkpoint_files),
         "max_retries": str(max_retries),
@@ -123,10 +111,10 @@ def describe(
         "request_memory": check_size(resources.memory, "request_memory"),
         "request_disk": check_size(resources.disk, "request_disk"),
         "job_max_vacate_time": str(vacate_time),
-        "log": "job.log",
+        "log": str(iwd / LOG) if per_item else LOG,
         "output": "job.out",
         "error": "job.err",
-        "submit_event_notes": name,
+        "submit_event_notes": f"{name} $({LABEL})" if per_item else name,
         "batch_name": name,
     }
     if resources.gpus:
@@ -138,61 +126,29 @@ def describe(
     return desc
 
 
-def as_text(desc: dict[str, str]) -> str:
+def item_label(text: str) -> str:
+    """A parameter label safe in a ``queue ... from`` line (no newline, parenthesis, macro)."""
+    return _UNSAFE.sub("_", text)[:200] or "_"
+
+
+def queue_statement(items: list[dict[str, str]]) -> str:
+    """The arguments of ``queue`` for a sweep: ``ipyckpt_item, ipyckpt_params from (...)``."""
+    lines = "".join(f"{item[ITEM]} {item[LABEL]}\n" for item in items)
+    return f"{ITEM}, {LABEL} from (\n{lines})"
+
+
+def expand(desc: dict[str, str], item: dict[str, str]) -> dict[str, str]:
+    """``desc`` for one item of a sweep: its ``$(var)`` macros replaced, as HTCondor does."""
+
+    def one(value: str) -> str:
+        for var, text in item.items():
+            value = value.replace(f"$({var})", text)
+        return value
+
+    return {key: one(value) for key, value in desc.items()}
+
+
+def as_text(desc: dict[str, str], items: list[dict[str, str]] | None = None) -> str:
     """The description as a submit file (``key = value`` lines and ``queue``)."""
-    return "".join(f"{k} = {v}\n" for k, v in desc.items()) + "queue\n"
-
-
-def bindings() -> Any:
-    """``htcondor2``, or :class:`BindingsMissing` with the install command."""
-    import importlib
-
-    try:
-        return importlib.import_module("htcondor2")
-    except ImportError as exc:
-        raise BindingsMissing(INSTALL_HINT) from exc
-
-
-def to_submit(desc: dict[str, str]) -> Any:
-    """A real ``htcondor2.Submit`` for ``desc``."""
-    return bindings().Submit(dict(desc))
-
-
-def schedd_submit(desc: dict[str, str]) -> int:
-    """Submit ``desc`` to the local schedd; return the cluster id."""
-    htcondor2 = bindings()
-    description = to_submit(desc)
-    try:
-        result = htcondor2.Schedd().submit(description, count=1)
-    except Exception as exc:  # HTCondorException and friends: say what to do instead
-        raise _schedd_error("submit the job", exc) from exc
-    return int(result.cluster())
-
-
-def schedd_act(cluster: int, action: str) -> None:
-    """``Remove`` or ``Vacate`` the job (a vacate also asks the schedd to reschedule)."""
-    htcondor2 = bindings()
-    try:
-        schedd = htcondor2.Schedd()
-        schedd.act(getattr(htcondor2.JobAction, action), f"ClusterId == {cluster}")
-        if action == "Vacate":
-            schedd.reschedule()
-    except Exception as exc:
-        raise _schedd_error(f"{action.lower()} job {cluster}", exc) from exc
-
-
-def read_log(path: Path) -> list[dict[str, Any]] | None:
-    """Events of a user log through ``htcondor2.JobEventLog`` (None without the bindings)."""
-    try:
-        htcondor2 = bindings()
-    except BindingsMissing:
-        return None
-    if not path.exists():
-        return []
-    events = []
-    for event in htcondor2.JobEventLog(str(path)).events(stop_after=0):
-        item: dict[str, Any] = dict(event.items())
-        item["EventTypeNumber"] = int(event.type)
-        item["Timestamp"] = int(event.timestamp)
-        events.append(item)
-    return events
+    queue = f"queue {queue_statement(items)}\n" if items else "queue\n"
+    return "".join(f"{k} = {v}\n" for k, v in desc.items()) + queue

@@ -1,25 +1,32 @@
-"""The handle of a submitted cell: status, wait, fetch, log, remove, vacate."""
+"""The handle of a submitted job (a cell, or one job of a sweep): :class:`CondorJob`."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from ipyckpt.condor import jobs, submit
 from ipyckpt.condor import payload as p
-from ipyckpt.condor.jobs import JobRecord, JobStatus
+from ipyckpt.condor import schedd
+from ipyckpt.condor.record import JobRecord, JobStatus, read_events, summarize
 
 
 class CondorJob:
-    """A submitted cell: status, wait, fetch, log, remove, vacate."""
+    """A submitted cell, or one job of a sweep: status, wait, fetch, log, hold, remove, vacate."""
 
-    def __init__(self, record: JobRecord) -> None:
+    def __init__(self, record: JobRecord, proc: int = 0) -> None:
         self.record = record
+        self.proc = proc
+        self.folder = record.job_dir(proc)
 
     @property
     def name(self) -> str:
-        """The job's name (``name=`` or ``job-N``)."""
-        return self.record.name
+        """The job's name (``name=`` or ``job-N``; ``NAME/N`` for job N of a sweep)."""
+        return f"{self.record.name}/{self.proc}" if self.record.items else self.record.name
+
+    @property
+    def label(self) -> str:
+        """The job's parameters in words (empty for a single cell)."""
+        return self.record.label(self.proc)
 
     @property
     def backend_label(self) -> str:
@@ -28,13 +35,13 @@ class CondorJob:
 
     def status(self) -> JobStatus:
         """The job's state, from its user log (``lost`` if the local supervisor died)."""
-        status = jobs.summarize(jobs.read_events(self.record.log))
+        status = summarize(read_events(self.record.log), self.proc)
         if self.record.backend == "local" and not status.finished and status.state != "held":
             from ipyckpt.condor import local
 
-            if not local.supervisor_alive(self.record):
+            if not local.supervisor_alive(self.record, self.proc):
                 # re-read: the supervisor may have logged the final event just before exiting
-                status = jobs.summarize(jobs.read_events(self.record.log))
+                status = summarize(read_events(self.record.log), self.proc)
                 if not status.finished and status.state != "held":
                     status.state = "lost"
         return status
@@ -55,7 +62,7 @@ class CondorJob:
 
     def result(self) -> dict[str, Any] | None:
         """The job's signed result document (None until it came back); refuses forgeries."""
-        path = self.record.path / p.RESULT
+        path = self.folder / p.RESULT
         if not path.exists():
             return None
         return p.unseal(bytes.fromhex(self.record.key), path.read_bytes(), f"{path}")
@@ -66,7 +73,7 @@ class CondorJob:
         if status.state == "held":
             return f"job {self.name} is held: {status.hold_reason}"
         if status.state == "lost":
-            log = self.record.path / "local" / "supervisor.log"
+            log = self.folder / "local" / "supervisor.log"
             tail = log.read_text(errors="replace").strip()[-1000:] if log.exists() else ""
             return (
                 f"job {self.name} is lost: the local emulation's supervisor process is gone "
@@ -93,7 +100,7 @@ class CondorJob:
         mismatch = p.version_problem(result.get("versions", {}), "the execute node")
         if mismatch:
             raise p.VersionMismatch(mismatch)
-        outputs = p.store(self.record.path / p.OUTPUTS, bytes.fromhex(self.record.key))
+        outputs = p.store(self.folder / p.OUTPUTS, bytes.fromhex(self.record.key))
         p.check_store_versions(outputs, "the execute node")
         values: dict[str, Any] = outputs.load().values
         return values
@@ -101,7 +108,7 @@ class CondorJob:
     def log(self) -> str:
         """The user log and the tail of the job's stderr."""
         text = self.record.log.read_text() if self.record.log.exists() else "(no events yet)\n"
-        err = self.record.path / self.record.description["error"]
+        err = self.folder / self.record.description["error"]
         if err.exists() and err.stat().st_size:
             tail = err.read_text(errors="replace").splitlines()[-20:]
             text += "--- stderr (last 20 lines) ---\n" + "\n".join(tail) + "\n"
@@ -111,9 +118,9 @@ class CondorJob:
         if self.record.backend == "local":
             from ipyckpt.condor import local
 
-            local.request(self.record, "rm" if action == "Remove" else "vacate")
+            local.request(self.record, action, self.proc)
         else:
-            submit.schedd_act(int(self.record.cluster or 0), action)
+            schedd.act(int(self.record.cluster or 0), action, self.proc)
 
     def remove(self) -> None:
         """Remove the job from the queue (``condor_rm``)."""
@@ -122,3 +129,11 @@ class CondorJob:
     def vacate(self) -> None:
         """Evict the job: it restarts from its last checkpoint (``condor_vacate_job``)."""
         self._act("Vacate")
+
+    def hold(self) -> None:
+        """Hold the job (``condor_hold``): it stops, keeping its checkpoint, until released."""
+        self._act("Hold")
+
+    def release(self) -> None:
+        """Release a held job (``condor_release``): it restarts from its last checkpoint."""
+        self._act("Release")

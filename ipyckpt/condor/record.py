@@ -1,10 +1,12 @@
-"""Job records (persisted beside the notebook's state checkpoints) and job status from event logs.
+"""What the notebook knows of a submitted job: its record, and its status folded from its user log.
 
 A notebook whose store is ``.ipyckpt/analysis.ipynb/`` keeps its jobs in
 ``.ipyckpt/analysis.ipynb.condor/<job name>/``: ``record.json`` (0600: cluster id, backend, the
 per-job key, input and output names, the submit description), the files sent to the job, and
 the job's user log ``job.log``, so ``%condor status`` and ``fetch`` work after a kernel restart.
-The status of both backends is computed from the same user log.
+The status of both backends is computed from the same user log. (The handle,
+:class:`ipyckpt.condor.job.CondorJob`, is a module of its own: the local emulation needs the
+record and the status, and the handle needs the local emulation.)
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ipyckpt.condor import eventlog as ev
+from ipyckpt.condor import schedd
+from ipyckpt.condor.description import ITEM, LABEL, LOG
 from ipyckpt.store import fsio
 from ipyckpt.store.errors import IpyckptError
 
 RECORD = "record.json"
-LOG = "job.log"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TERMINAL = ("done", "failed", "removed")
 
@@ -56,11 +59,25 @@ class JobRecord:
     cluster: int | None = None
     created: float = field(default_factory=time.time)
     every: float | None = None
+    items: list[dict[str, str]] = field(default_factory=list)  # a sweep's itemdata, one per job
 
     @property
     def path(self) -> Path:
-        """The job's directory."""
+        """The job's directory (a sweep's: holding one folder per job)."""
         return Path(self.directory)
+
+    @property
+    def procs(self) -> range:
+        """The job numbers of the cluster (``range(1)`` for a single cell)."""
+        return range(max(1, len(self.items)))
+
+    def job_dir(self, proc: int) -> Path:
+        """Where job ``proc`` of the cluster gets its files back."""
+        return self.path / self.items[proc][ITEM] if self.items else self.path
+
+    def label(self, proc: int) -> str:
+        """The parameters of job ``proc`` in words (empty for a single cell)."""
+        return self.items[proc][LABEL] if self.items else ""
 
     @property
     def log(self) -> Path:
@@ -111,9 +128,7 @@ def free_name(root: Path, prefix: str = "job") -> str:
 
 def read_events(log: Path) -> list[dict[str, Any]]:
     """The log's events: through ``htcondor2.JobEventLog`` when installed, else our parser."""
-    from ipyckpt.condor import submit
-
-    events = submit.read_log(log)
+    events = schedd.read_log(log)
     return ev.parse(log) if events is None else events
 
 
@@ -129,6 +144,8 @@ class JobStatus:
     hold_reason: str | None = None
     exit_code: int | None = None
     signal: int | None = None
+    last_checkpoint: float | None = field(default=None, compare=False)  # time of the newest
+    runtime: float = field(default=0.0, compare=False)  # seconds spent running, all runs
 
     @property
     def finished(self) -> bool:
@@ -149,33 +166,61 @@ class JobStatus:
         return ", ".join([text, *(e for e in extras if e)])
 
 
-def summarize(events: list[dict[str, Any]]) -> JobStatus:
-    """Fold a job's events into its :class:`JobStatus`."""
+def _is_checkpoint(event: dict[str, Any]) -> bool:
+    return (
+        int(event["EventTypeNumber"]) == ev.FILE_TRANSFER and event.get("Type") == ev.OUT_FINISHED
+    )
+
+
+def summarize(
+    events: list[dict[str, Any]], proc: int | None = None, now: float | None = None
+) -> JobStatus:
+    """Fold the events of job ``proc`` (default: all) into its :class:`JobStatus`."""
     status = JobStatus()
     last = -1
+    running_since: float | None = None
     for event in events:
-        number = int(event["EventTypeNumber"])
-        if number in (ev.SUBMIT, ev.RELEASED):
-            status.state = "idle"
-        elif number == ev.EXECUTE:
-            status.state, status.starts = "running", status.starts + 1
-        elif number == ev.FILE_TRANSFER and event.get("Type") == ev.OUT_FINISHED:
-            status.checkpoints += 1
-        elif number == ev.EVICTED:
-            status.state = "idle"
-            if event.get("TerminatedAndRequeued"):
-                status.retries += 1
-            else:
-                status.evictions += 1
-        elif number == ev.HELD:
-            status.state, status.hold_reason = "held", str(event.get("HoldReason", ""))
-        elif number == ev.TERMINATED:
-            if last == ev.FILE_TRANSFER:  # the final output transfer is not a checkpoint
-                status.checkpoints = max(0, status.checkpoints - 1)
-            status.exit_code = event.get("ReturnValue")
-            status.signal = event.get("TerminatedBySignal")
-            status.state = "done" if status.exit_code == 0 else "failed"
-        elif number == ev.ABORTED:
-            status.state = "removed"
+        if proc is not None and int(event.get("Proc", 0)) != proc:
+            continue
+        number, stamp = int(event["EventTypeNumber"]), float(event.get("Timestamp", 0))
+        if number == ev.EXECUTE:
+            running_since = stamp
+        elif running_since is not None and number in _STOPS:
+            status.runtime += max(0.0, stamp - running_since)
+            running_since = None
+        if _is_checkpoint(event):
+            status.last_checkpoint = stamp
+        _apply(status, number, event, last)
         last = number
+    if running_since is not None:
+        status.runtime += max(0.0, (time.time() if now is None else now) - running_since)
     return status
+
+
+_STOPS = (ev.EVICTED, ev.TERMINATED, ev.ABORTED, ev.HELD)
+
+
+def _apply(status: JobStatus, number: int, event: dict[str, Any], last: int) -> None:
+    """One event's effect on the state and the counters."""
+    if number in (ev.SUBMIT, ev.RELEASED):
+        status.state = "idle"
+    elif number == ev.EXECUTE:
+        status.state, status.starts = "running", status.starts + 1
+    elif _is_checkpoint(event):
+        status.checkpoints += 1
+    elif number == ev.EVICTED:
+        status.state = "idle"
+        if event.get("TerminatedAndRequeued"):
+            status.retries += 1
+        else:
+            status.evictions += 1
+    elif number == ev.HELD:
+        status.state, status.hold_reason = "held", str(event.get("HoldReason", ""))
+    elif number == ev.TERMINATED:
+        if last == ev.FILE_TRANSFER:  # the final output transfer is not a checkpoint
+            status.checkpoints = max(0, status.checkpoints - 1)
+        status.exit_code = event.get("ReturnValue")
+        status.signal = event.get("TerminatedBySignal")
+        status.state = "done" if status.exit_code == 0 else "failed"
+    elif number == ev.ABORTED:
+        status.state = "removed"
