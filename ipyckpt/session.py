@@ -7,8 +7,9 @@ THE SEAM where a snapshot is taken: :meth:`StateSession.save` is the only code t
 snapshot of the notebook's variables. It picks the values, tells the listeners, and hands a
 :class:`SaveRequest` to ``StateSession.saver``, a :class:`Saver`. Today the only saver is
 :class:`InProcessSaver` (pickles and writes in this process, while the cell waits); a forked
-background saver (issue 13) implements the same :class:`Saver` protocol and is assigned to
-``session.saver``: nothing above this module changes.
+background saver (issue 13) implements the same :class:`Saver` protocol, is assigned to
+``session.saver`` and reports a generation published later through :meth:`StateSession.saved`:
+nothing above this module changes.
 """
 
 from __future__ import annotations
@@ -211,9 +212,17 @@ class StateSession:
         except Exception as exc:
             self.emit("save_failed", trigger=trigger, error=one_line(exc))
             raise
+        self.saved(report)
+        return report
+
+    def saved(self, report: SaveReport) -> None:
+        """A snapshot is published: remember it and tell the listeners.
+
+        :meth:`save` calls it when the saver returns; a saver that finishes later (a forked
+        child reaped afterwards) calls it when the generation is really published.
+        """
         self.last_save = report
         self.emit("saved", report=report)
-        return report
 
     def deadline(self) -> float:
         """Seconds a snapshot's pickling may take: the configured ``snapshot_deadline``, else
