@@ -8,7 +8,6 @@ parsed arguments, prints its report, and may return a value for IPython to displ
 from __future__ import annotations
 
 import argparse
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -134,7 +133,7 @@ def do_clear(session: StateSession, args: argparse.Namespace) -> None:
             f"this deletes every state checkpoint in {store.directory}; run `%checkpoint clear --yes`"
         )
         return
-    shutil.rmtree(store.directory, ignore_errors=True)
+    store.destroy()  # only what ipyckpt created: files the user put there stay
     session.pending_resume = None
     session.last_save = None  # nothing is tracked any more: no shutdown snapshot
     print(f"deleted {store.directory}")

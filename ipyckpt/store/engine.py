@@ -574,6 +574,32 @@ class Store:
             self._gen_path(generation).unlink()
             return self._collect(keep=len(self.generation_ids()))
 
+    def destroy(self) -> None:
+        """Delete the store: every file ipyckpt created in it, then its directories if empty.
+
+        Anything else (a file the user put there) stays, and with it the directory holding it
+        and the marker (the directory is still an empty store).
+        """
+        if not self.directory.exists():
+            return
+        with self._lock(exclusive=True):
+            for gid in self.generation_ids():
+                self._gen_path(gid).unlink(missing_ok=True)
+            self._remove_blobs_except(set())
+            fsio.remove_matching(self._path(_TMP_DIR), _TEMP, keep=lambda name: False)
+            fsio.remove_matching(self.directory, _MARKER_TEMP, keep=lambda name: False)
+            blob_dir = self._path(_BLOB_DIR)
+            shards = [blob_dir / n for n in os.listdir(blob_dir) if _SHARD.match(n)]
+            for path in [*shards, *(self._path(sub) for sub in (_TMP_DIR, _BLOB_DIR, _GEN_DIR))]:
+                with contextlib.suppress(OSError):  # not empty: the user's files stay
+                    path.rmdir()
+            if set(os.listdir(self.directory)) - {MARKER, _LOCK}:
+                return  # the user's files stay, in a store that is still a (now empty) store
+            self._path(MARKER).unlink()
+        self._path(_LOCK).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.directory.rmdir()
+
     def gc(self, keep: int | None = None) -> GcReport:
         """Remove generations beyond the newest ``keep`` and every blob none of the rest uses."""
         with self._lock(exclusive=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -117,3 +118,30 @@ def test_gc_removes_only_names_ipyckpt_gives_its_files(tmp_path: Path) -> None:
     assert not (directory / "tmp" / "blob.0123456789abcdef.tmp").exists()
     assert not any(p.exists() for p in ours), "generation 1's own blobs were collected"
     assert store.load().values["arr"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_destroy_removes_only_what_ipyckpt_created(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    store = Store(directory, keep=5)
+    store.save({"arr": np.arange(1000.0)})
+    store.save({"arr": np.arange(2000.0)})
+    (directory / "blobs" / "notes.txt").write_text("mine")
+    store.destroy()
+    assert user_files(directory) == {
+        "blobs/notes.txt": b"mine",
+        "ipyckpt-store.json": ANY,
+        "lock": ANY,
+    }
+    assert Store(directory).generations() == []
+    (directory / "blobs" / "notes.txt").unlink()
+    Store(directory).save({"x": 1})
+    Store(directory).destroy()
+    assert not directory.exists(), "an ipyckpt-only store goes entirely"
+    Store(directory).save({"x": 1})
+    outside = outside_folder(tmp_path)
+    before = user_files(outside)
+    (directory / "tmp").rename(tmp_path / "old-tmp")
+    (directory / "tmp").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(StoreUnsafe):
+        Store(directory).destroy()
+    assert user_files(outside) == before
