@@ -49,6 +49,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gc", help="remove old generations and unreferenced blobs")
     p.add_argument("directory", help=STORE_HELP)
     p.add_argument("--keep", type=int, default=None, help="generations to keep (default: 3)")
+    p = sub.add_parser(
+        "run",
+        help="execute a notebook headless; when its kernel dies, restore and resume",
+        description="Execute NOTEBOOK top to bottom in a kernel that knows the notebook (so "
+        "%%%%checkpoint saves beside it). When the kernel dies, a new one restores the newest "
+        "state checkpoint and resumes, up to --retries times. The executed notebook is written "
+        "to OUT (also when a cell fails).",
+    )
+    p.add_argument("notebook", help="the .ipynb file to run")
+    p.add_argument("-o", "--output", help="executed notebook (default: NAME.out.ipynb beside it)")
+    p.add_argument("--retries", type=int, default=3, help="kernel restarts allowed (default: 3)")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
+    p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     p = sub.add_parser("install", help="load ipyckpt in every new IPython kernel of this user")
     p.add_argument("--profile", default="default")
     p = sub.add_parser("uninstall", help="undo `ipyckpt install`")
@@ -110,10 +123,36 @@ def _install(args: argparse.Namespace) -> int:
     return OK
 
 
+def _run_notebook(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ipyckpt.batch import run_notebook
+
+    if not Path(args.notebook).is_file():
+        print(f"ipyckpt: error: no notebook {args.notebook}", file=sys.stderr)
+        return USAGE
+    report = run_notebook(
+        args.notebook,
+        args.output,
+        retries=args.retries,
+        timeout=args.timeout,
+        kernel_name=args.kernel,
+    )
+    print(report)
+    return OK
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute one parsed command; return its exit code."""
     if args.command in ("install", "uninstall"):
         return _install(args)
+    if args.command == "run":
+        return _run_notebook(args)
+    return _store_command(args)
+
+
+def _store_command(args: argparse.Namespace) -> int:
+    """``list``, ``show``, ``verify`` and ``gc`` on the store in ``args.directory``."""
     from ipyckpt.store import Store
 
     store = Store(store_directory(args.directory))
@@ -145,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return USAGE if exc.code else OK
+    if getattr(args, "retries", 0) < 0:
+        parser.print_usage(sys.stderr)
+        print("ipyckpt: error: --retries must be 0 or more", file=sys.stderr)
+        return USAGE
     if getattr(args, "keep", None) is not None and args.keep < 1:
         parser.print_usage(sys.stderr)
         print("ipyckpt: error: --keep must be at least 1", file=sys.stderr)

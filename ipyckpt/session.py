@@ -172,8 +172,9 @@ class StateSession:
         if location is None:
             raise NoStoreError(
                 "this kernel does not know which notebook it runs (no JPY_SESSION_NAME), so it "
-                "has no state checkpoint store: name one with `%checkpoint name NAME`, or set "
-                f"{STORE_ENV}=/path/to/store"
+                "has no state checkpoint store: run the notebook with `ipyckpt run "
+                f"NOTEBOOK.ipynb`, or set {STORE_ENV}=/path/to/store, or name one with "
+                "`%checkpoint name NAME`"
             )
         return Store(location, keep=keep or self.keep)
 
