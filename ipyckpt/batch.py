@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ipyckpt.session import STORE_ENV, STORE_FOLDER
+from ipyckpt.location import STORE_ENV, configured_folder, store_location
 from ipyckpt.store.errors import IpyckptError
 
 SESSION_ENV = "JPY_SESSION_NAME"
@@ -58,11 +58,10 @@ class RunReport:
 
 
 def default_store(notebook: Path) -> Path:
-    """The store a kernel of ``notebook`` uses by default (``IPYCKPT_STORE`` wins)."""
-    if os.environ.get(STORE_ENV):
-        return Path(os.environ[STORE_ENV]).expanduser().absolute()
-    notebook = notebook.absolute()
-    return notebook.parent / STORE_FOLDER / notebook.name
+    """The store a kernel of ``notebook`` uses (``IPYCKPT_STORE``, ``c.Checkpointer.directory``)."""
+    location = store_location(notebook.absolute(), folder=configured_folder())
+    assert location is not None  # a notebook path always has a store
+    return location
 
 
 def default_output(notebook: Path) -> Path:

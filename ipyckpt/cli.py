@@ -124,8 +124,6 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _run_notebook(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ipyckpt.batch import run_notebook
 
     if not Path(args.notebook).is_file():
