@@ -14,6 +14,7 @@ background saver (issue 13) implements the same :class:`Saver` protocol and is a
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ipyckpt.cells import ResumeInfo
 from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
-from ipyckpt.store.errors import IpyckptError
+from ipyckpt.store.errors import IpyckptError, StoreFormatError
 from ipyckpt.store.reports import LoadReport, SaveReport
 
 if TYPE_CHECKING:
@@ -176,7 +177,12 @@ class StateSession:
                 f"NOTEBOOK.ipynb`, or set {STORE_ENV}=/path/to/store, or name one with "
                 "`%checkpoint name NAME`"
             )
-        return Store(location, keep=keep or self.keep)
+        try:
+            return Store(location, keep=keep or self.keep)
+        except StoreFormatError as exc:
+            if os.environ.get(STORE_ENV):  # say where the directory came from
+                raise StoreFormatError(f"{STORE_ENV}={location}: {exc}") from None
+            raise
 
     def save(
         self,

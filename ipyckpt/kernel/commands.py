@@ -12,8 +12,6 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from ipyckpt.location import check_store_name
 from ipyckpt.magicargs import LineParser, parse_line
 from ipyckpt.session import StateSession
@@ -22,6 +20,14 @@ from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
 
 def do_save(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint save [names]``."""
+    undefined = [n for n in args.names if n not in session.user_ns]
+    if undefined and len(undefined) == len(args.names):
+        raise ValueError(
+            f"not saving: {', '.join(undefined)} {'is' if len(undefined) == 1 else 'are'} not "
+            "defined (`%checkpoint save` without names saves every variable)"
+        )
+    if undefined:
+        print(f"ipyckpt: {', '.join(undefined)}: not defined, recorded as deleted")
     names = args.names or session.tracked_names()
     report = session.save(names, trigger="manual", partial=bool(args.names))
     print(report)
@@ -187,11 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_subcommand(parser: argparse.ArgumentParser, session: StateSession, line: str) -> Any:
-    """Parse a ``%checkpoint`` line and run its subcommand; bad input raises UsageError."""
+    """Parse a ``%checkpoint`` line and run its subcommand (the magic reports errors in one line)."""
     args = parse_line(parser, line)
     if args is None:
         return None
-    try:
-        return SUBCOMMANDS[args.command](session, args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    return SUBCOMMANDS[args.command](session, args)
