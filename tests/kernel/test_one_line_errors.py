@@ -9,7 +9,7 @@ import pytest
 
 
 def one_line_error(kernel: Any, code: str) -> str:
-    """Run ``code``: IPython must show one ``UsageError: ipyckpt: ...`` line and nothing else.
+    """Run ``code``: IPython must show one ``UsageError: ...`` line and nothing else.
 
     (IPython prints a UsageError to stderr without a traceback; subclasses would get one.)
     """
@@ -17,7 +17,7 @@ def one_line_error(kernel: Any, code: str) -> str:
     assert result.error is None, "\n".join(result.error["traceback"])
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, f"{code!r} did not fail in one line: {result.text}"
-    assert lines[0].startswith("UsageError: ipyckpt: "), lines[0]
+    assert lines[0].startswith("UsageError: "), lines[0]
     assert "Traceback" not in result.text
     return lines[0]
 
