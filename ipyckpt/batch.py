@@ -65,7 +65,7 @@ def default_store(notebook: Path) -> Path:
 
 
 def default_output(notebook: Path) -> Path:
-    """``analysis.ipynb`` -> ``analysis.out.ipynb`` beside it."""
+    """``analysis.ipynb`` -> ``analysis.out.ipynb`` beside it (written after every cell)."""
     return notebook.with_name(notebook.stem + ".out.ipynb")
 
 
@@ -143,11 +143,11 @@ def run_notebook(
         raise NotebookRunError(f"cannot read {path} as a notebook: {exc}") from None
     env = {**os.environ, SESSION_ENV: str(path), STORE_ENV: str(store_dir)}
     report = RunReport(path, out_path, store_dir, sum(c.cell_type == "code" for c in nb.cells))
-    runner = _Runner(nb, path, env, store_dir, timeout, kernel_name, on_kernel_start)
+    runner = _Runner(nb, path, out_path, env, store_dir, timeout, kernel_name, on_kernel_start)
     try:
         runner.run(retries, report, say)
     finally:
-        nbformat.write(nb, out_path)  # type: ignore[no-untyped-call]
+        runner.write()
     return report
 
 
@@ -158,6 +158,7 @@ class _Runner:
         self,
         nb: Any,
         path: Path,
+        output: Path,
         env: dict[str, str],
         store: Path,
         timeout: int | None,
@@ -178,6 +179,7 @@ class _Runner:
             options["kernel_name"] = kernel_name
         self.client = NotebookClient(nb, **options)
         self.progress = _Progress(newest=_newest_generation(store))  # a previous run's
+        self.output = output
         self.current = 0
 
     def run(self, retries: int, report: RunReport, say: Callable[[str], None]) -> None:
@@ -220,13 +222,22 @@ class _Runner:
                 if cell.cell_type != "code":
                     continue
                 self.current = index
-                self.client.execute_cell(cell, index)
-                if restored:
-                    cell.outputs[:0] = restored
-                    restored = []
+                try:
+                    self.client.execute_cell(cell, index)
+                finally:
+                    cell.outputs[:0], restored = restored, []
+                    self.write()  # the output so far survives a kill of this process too
                 newest = _newest_generation(self.store)
                 if newest is not None and newest != progress.newest:
                     progress.newest, progress.newest_cell = newest, index
+
+    def write(self) -> None:
+        """Write the notebook as executed so far to ``self.output`` (atomically: temp + rename)."""
+        import nbformat
+
+        temp = self.output.with_name(f".{self.output.name}.{os.getpid()}.tmp")
+        nbformat.write(self.nb, temp)  # type: ignore[no-untyped-call]
+        os.replace(temp, self.output)
 
     def _restore(self) -> list[Any]:
         """``%load_ext ipyckpt`` in the new kernel; its output, to show in the re-run cell."""

@@ -110,6 +110,7 @@ def test_killed_from_outside_resumes_the_while_loop(tmp_path: Path) -> None:
     path = write_notebook(tmp_path, "%load_ext ipyckpt", SETUP, loop)
     store = tmp_path / ".ipyckpt" / path.name
     kernels: list[Any] = []
+    seen: list[int | None] = []
     killed = threading.Event()
 
     def killer() -> None:
@@ -125,11 +126,15 @@ def test_killed_from_outside_resumes_the_while_loop(tmp_path: Path) -> None:
         if len(kernels) == 1:
             threading.Thread(target=killer, daemon=True).start()
         else:  # the second kernel: let the loop end
+            # the cells that ran before the kill are already written out, as they finished
+            written = nbformat.read(tmp_path / "analysis.out.ipynb", as_version=4)
+            seen.append(written.cells[2].execution_count)
             (tmp_path / "release").touch()
 
     report = run_notebook(path, retries=2, on_kernel_start=on_kernel_start)
     assert killed.is_set()
     assert len(kernels) == 2 and len(report.restarts) == 1
+    assert seen == [2], "the output notebook is written after every cell"
     executed = nbformat.read(report.output, as_version=4)
     text = outputs_text(executed.cells[3])
     assert "resumed at statement 2, iteration" in text
