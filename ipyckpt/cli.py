@@ -1,18 +1,22 @@
 """The ``ipyckpt`` command: inspect and maintain checkpoint stores from a terminal.
 
-Exit codes: 0 everything fine, 1 problems found (or the command failed), 2 usage error.
+Exit codes: 0 everything fine, 1 problems found (or the command failed), 2 usage error (also
+a path that does not exist or is not a store).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ipyckpt.store.errors import IpyckptError
-from ipyckpt.store.reports import GenerationInfo, format_bytes
+
+if TYPE_CHECKING:
+    from ipyckpt.store.engine import Store
+from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
 
 OK, PROBLEMS, USAGE = 0, 1, 2
 STORE_HELP = (
@@ -34,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ipyckpt",
         description="Inspect and maintain ipyckpt state-checkpoint stores.",
-        epilog="Exit codes: 0 ok, 1 problems found, 2 usage error.",
+        epilog="Exit codes: 0 ok, 1 problems found or the run failed, 2 usage error (also a "
+        "path that does not exist or is not a store).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("list", help="list the generations of a store, newest first")
@@ -49,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gc", help="remove old generations and unreferenced blobs")
     p.add_argument("directory", help=STORE_HELP)
     p.add_argument("--keep", type=int, default=None, help="generations to keep (default: 3)")
+    p = sub.add_parser(
+        "run",
+        help="execute a notebook headless; when its kernel dies, restore and resume",
+        description="Execute NOTEBOOK top to bottom in a kernel that knows the notebook (so "
+        "%%%%checkpoint saves beside it). When the kernel dies, a new one restores the newest "
+        "state checkpoint and resumes, up to --retries times. The executed notebook is written "
+        "to OUT (also when a cell fails).",
+    )
+    p.add_argument("notebook", help="the .ipynb file to run")
+    p.add_argument("-o", "--output", help="executed notebook (default: NAME.out.ipynb beside it)")
+    p.add_argument("--retries", type=int, default=3, help="kernel restarts allowed (default: 3)")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
+    p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     p = sub.add_parser("install", help="load ipyckpt in every new IPython kernel of this user")
     p.add_argument("--profile", default="default")
     p = sub.add_parser("uninstall", help="undo `ipyckpt install`")
@@ -64,35 +82,15 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "?"
-
-
-def _list(infos: list[GenerationInfo]) -> str:
-    rows = [
-        [
-            str(g.id),
-            _when(g.time),
-            g.trigger,
-            str(len(g.variables)),
-            format_bytes(g.bytes),
-            f"{g.duration:.2f} s",
-            str(len(g.skipped)),
-            g.problem or ("error: " + g.error if g.error else "ok"),
-        ]
-        for g in infos
-    ]
-    return _table(rows, ["GEN", "TIME", "TRIGGER", "VARS", "SIZE", "DURATION", "SKIPPED", "STATUS"])
-
-
 def _show(info: GenerationInfo) -> str:
     rows = [[n, t, format_bytes(info.sizes.get(n, 0))] for n, t in sorted(info.variables.items())]
-    out = [f"generation {info.id}, {_when(info.time)}, {info.trigger}, {format_bytes(info.bytes)}"]
+    taken = format_age(info.time) if info.time else "?"
+    out = [f"generation {info.id}, taken {taken}, {info.trigger}, {format_bytes(info.bytes)}"]
     if info.problem:
         out.append(f"problem: {info.problem}")
     if info.error:
         out.append(f"error in the cell: {info.error}")
-    out.append(_table(rows, ["NAME", "TYPE", "SIZE"]))
+    out.append(_table(rows, ["variable", "type", "size"]))
     out.extend(f"skipped {n}: {r}" for n, r in sorted(info.skipped.items()))
     return "\n".join(out)
 
@@ -110,16 +108,64 @@ def _install(args: argparse.Namespace) -> int:
     return OK
 
 
+def _run_notebook(args: argparse.Namespace) -> int:
+    from ipyckpt.batch import run_notebook
+
+    if not Path(args.notebook).is_file():
+        print(f"ipyckpt: error: no notebook {args.notebook}", file=sys.stderr)
+        return USAGE
+    report = run_notebook(
+        args.notebook,
+        args.output,
+        retries=args.retries,
+        timeout=args.timeout,
+        kernel_name=args.kernel,
+    )
+    print(report)
+    return OK
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute one parsed command; return its exit code."""
     if args.command in ("install", "uninstall"):
         return _install(args)
-    from ipyckpt.store import Store
+    if args.command == "run":
+        return _run_notebook(args)
+    return _store_command(args)
 
-    store = Store(store_directory(args.directory))
+
+class _UsageProblem(Exception):
+    """The command line names something that cannot be used (exit code 2)."""
+
+
+def _open_store(given: str) -> Store:
+    """The store named on the command line; _UsageProblem if the path is wrong."""
+    from ipyckpt.store.engine import MARKER, Store
+    from ipyckpt.store.errors import StoreFormatError
+
+    directory = store_directory(given)
+    if not Path(given).exists() and not directory.exists():  # a notebook may be gone, not its store
+        raise _UsageProblem(f"{given} does not exist (give a store directory or a notebook)")
+    try:
+        return Store(directory)
+    except StoreFormatError:
+        if directory.is_dir() and not (directory / MARKER).exists():
+            raise _UsageProblem(
+                f"{directory} is not a state checkpoint store (it has no {MARKER}); give a "
+                "store directory such as .ipyckpt/NOTEBOOK.ipynb beside the notebook, or the "
+                "notebook itself"
+            ) from None
+        raise
+
+
+def _store_command(args: argparse.Namespace) -> int:
+    """``list``, ``show``, ``verify`` and ``gc`` on the store in ``args.directory``."""
+    from ipyckpt.tables import GenerationTable
+
+    store = _open_store(args.directory)
     if args.command == "list":
         infos = store.generations()
-        print(_list(infos) if infos else f"no state checkpoints in {store.directory}")
+        print(GenerationTable(infos, str(store.directory)))
         return PROBLEMS if any(g.problem for g in infos) else OK
     if args.command == "show":
         infos = store.generations()
@@ -145,12 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return USAGE if exc.code else OK
+    if getattr(args, "retries", 0) < 0:
+        parser.print_usage(sys.stderr)
+        print("ipyckpt: error: --retries must be 0 or more", file=sys.stderr)
+        return USAGE
     if getattr(args, "keep", None) is not None and args.keep < 1:
         parser.print_usage(sys.stderr)
         print("ipyckpt: error: --keep must be at least 1", file=sys.stderr)
         return USAGE
     try:
         return run(args)
+    except _UsageProblem as exc:
+        print(f"ipyckpt: error: {exc}", file=sys.stderr)
+        return USAGE
     except (IpyckptError, OSError) as exc:
         print(f"ipyckpt: {exc}", file=sys.stderr)
         return PROBLEMS

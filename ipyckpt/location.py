@@ -31,11 +31,25 @@ def notebook_path(user_ns: Mapping[str, object]) -> Path | None:
     return None
 
 
+#: Longest store name, in UTF-8 bytes: a file name may have 255, and ``NAME.condor`` must fit.
+MAX_NAME_BYTES = 200
+
+
 def check_store_name(name: str) -> str:
-    """A store name must be a plain file name: no separators, not ``.``/``..``, not empty."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+    """A store name must be a plain file name: no separators or control characters, not
+    ``.``/``..``, not empty, at most :data:`MAX_NAME_BYTES` bytes. ValueError says what to use."""
+    example = "use a plain name such as 'training-run'"
+    if not name or name in (".", ".."):
+        raise ValueError(f"invalid checkpoint name {name!r}: {example}")
+    bad = sorted({c for c in name if c in "/\\" or not c.isprintable()})
+    if bad:
         raise ValueError(
-            f"invalid checkpoint name {name!r}: use a plain name such as 'training-run'"
+            f"invalid checkpoint name {name[:40]!r}: it contains {' '.join(map(repr, bad))}; {example}"
+        )
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ValueError(
+            f"checkpoint name too long ({len(name)} characters, at most {MAX_NAME_BYTES} bytes "
+            f"fit in a file name with room to spare): {example}"
         )
     return name
 

@@ -37,7 +37,10 @@ def key_value_pairs(
 
     Raises ``error`` (with ``usage``) for a stray word, a key not in ``keys`` or a key given twice.
     """
-    tokens = shlex.split(line)
+    try:
+        tokens = shlex.split(line)
+    except ValueError as exc:  # "No closing quotation"
+        raise error(f"{str(exc).lower()} in {line.strip()!r}; usage: {usage}") from None
     pairs: list[tuple[str, str]] = []
     i = 0
     while i < len(tokens):

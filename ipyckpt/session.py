@@ -15,6 +15,7 @@ nothing above this module changes.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ipyckpt.cells import ResumeInfo
 from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
-from ipyckpt.store.errors import IpyckptError
+from ipyckpt.store.errors import IpyckptError, StoreFormatError
 from ipyckpt.store.reports import LoadReport, SaveReport
 
 if TYPE_CHECKING:
@@ -173,10 +174,16 @@ class StateSession:
         if location is None:
             raise NoStoreError(
                 "this kernel does not know which notebook it runs (no JPY_SESSION_NAME), so it "
-                "has no state checkpoint store: name one with `%checkpoint name NAME`, or set "
-                f"{STORE_ENV}=/path/to/store"
+                "has no state checkpoint store: run the notebook with `ipyckpt run "
+                f"NOTEBOOK.ipynb`, or set {STORE_ENV}=/path/to/store, or name one with "
+                "`%checkpoint name NAME`"
             )
-        return Store(location, keep=keep or self.keep)
+        try:
+            return Store(location, keep=keep or self.keep)
+        except StoreFormatError as exc:
+            if os.environ.get(STORE_ENV):  # say where the directory came from
+                raise StoreFormatError(f"{STORE_ENV}={location}: {exc}") from None
+            raise
 
     def save(
         self,

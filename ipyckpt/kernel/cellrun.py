@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ipyckpt.cells import ResumeInfo, run_cell
@@ -143,49 +143,107 @@ def _prepare(
     return cell, resume
 
 
-def run_checkpointed_cell(
+@dataclass
+class PreparedCell:
+    """A ``%%checkpoint`` cell ready to run: store checked, resume point and interval chosen."""
+
+    shell: Any
+    session: StateSession
+    options: CellOptions
+    source: str
+    instrumented: InstrumentedCell
+    resume: ResumePoint | None
+    interval: float
+    warned: set[str] = field(default_factory=set)
+
+    def snapshot_names(self) -> list[str] | None:
+        """What a snapshot saves now; None (and one line, once) when ``vars=`` names nothing."""
+        selection = select_names(
+            self.session.user_ns,
+            hidden=self.session.hidden,
+            include=self.options.names,
+            exclude=self.options.exclude,
+        )
+        undefined = sorted(set(selection.excluded) - self.warned)
+        if undefined:
+            self.warned.update(undefined)
+            print(
+                f"ipyckpt: vars=: {', '.join(undefined)} {'is' if len(undefined) == 1 else 'are'} "
+                "not defined (a typo?), so not saved",
+                file=sys.stderr,
+            )
+        if self.options.names is not None and not selection.names:
+            if "" not in self.warned:
+                self.warned.add("")
+                print("ipyckpt: nothing saved: no variable of vars= is defined", file=sys.stderr)
+            return None
+        return list(selection.names)
+
+    def run(self) -> Any:
+        """Run the cell (its exceptions propagate unchanged); return its last expression."""
+        shell, session, options = self.shell, self.session, self.options
+        previous = session.last_save
+        reporter = SnapshotReporter(previous.bytes_total if previous else None)
+        taken: list[int] = []
+        attempts: list[int] = []
+
+        def on_snapshot(position: ResumePoint, trigger: str) -> None:
+            names = self.snapshot_names()
+            if names is None:
+                return
+            info = ResumeInfo.at(self.instrumented, position)
+            reporter.begin()
+            attempts.append(1)
+            try:
+                report = session.save(
+                    names,
+                    trigger=trigger,
+                    partial=options.names is not None,
+                    info=info.to_info(),
+                    keep=options.keep,
+                    progress=reporter.progress,
+                )
+            except Exception as exc:  # nothing in a snapshot may abort hours of computation
+                print(f"ipyckpt: snapshot {len(attempts)} failed: {one_line(exc)}", file=sys.stderr)
+                return
+            taken.append(report.generation)
+            reporter.saved(report, info.where)
+
+        runtime = SafepointRuntime(
+            interval=self.interval, on_snapshot=on_snapshot, resume=self.resume
+        )
+        filename = shell.compile.cache(self.source, shell.execution_count)
+        try:
+            value = run_cell(
+                self.instrumented,
+                shell.user_ns,
+                runtime,
+                filename=filename,
+                flags=shell.compile.flags,
+            )
+        except BaseException as exc:
+            _mark_error(session, taken, exc)
+            raise
+        on_snapshot(runtime.position, "end")
+        return value
+
+
+def prepare_cell(
     shell: Any, session: StateSession, cell: str, options: CellOptions, settings: CellSettings
-) -> Any:
-    """Run ``cell`` under ``%%checkpoint`` and return its last expression's value."""
+) -> PreparedCell:
+    """Everything before the cell's code runs; ipyckpt's errors here are the magic's to report."""
     session.store(options.keep)  # fail early, before running anything, if there is no store
     source = shell.transform_cell(cell)
     instrumented, resume = _prepare(session, source, options)
     interval = _interval(session, options, settings)
-    previous = session.last_save
-    reporter = SnapshotReporter(previous.bytes_total if previous else None)
-    taken: list[int] = []
-    attempts: list[int] = []
+    return PreparedCell(shell, session, options, source, instrumented, resume, interval)
 
-    def on_snapshot(position: ResumePoint, trigger: str) -> None:
-        info = ResumeInfo.at(instrumented, position)
-        reporter.begin()
-        attempts.append(1)
-        try:
-            report = session.save(
-                _selection(session, options),
-                trigger=trigger,
-                partial=options.names is not None,
-                info=info.to_info(),
-                keep=options.keep,
-                progress=reporter.progress,
-            )
-        except Exception as exc:  # nothing in a snapshot may abort hours of computation
-            print(f"ipyckpt: snapshot {len(attempts)} failed: {one_line(exc)}", file=sys.stderr)
-            return
-        taken.append(report.generation)
-        reporter.saved(report, info.where)
 
-    runtime = SafepointRuntime(interval=interval, on_snapshot=on_snapshot, resume=resume)
-    filename = shell.compile.cache(source, shell.execution_count)
-    try:
-        value = run_cell(
-            instrumented, shell.user_ns, runtime, filename=filename, flags=shell.compile.flags
-        )
-    except BaseException as exc:
-        _mark_error(session, taken, exc)
-        raise
-    on_snapshot(runtime.position, "end")
-    return value
+def run_checkpointed_cell(
+    shell: Any, session: StateSession, cell: str, options: CellOptions, settings: CellSettings
+) -> Any:
+    """Run ``cell`` under ``%%checkpoint`` and return its last expression's value."""
+    return prepare_cell(shell, session, cell, options, settings).run()
 
 
 def _mark_error(session: StateSession, taken: list[int], exc: BaseException) -> None:

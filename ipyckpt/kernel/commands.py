@@ -11,16 +11,23 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from ipyckpt.location import check_store_name
 from ipyckpt.magicargs import LineParser, parse_line
 from ipyckpt.session import StateSession
-from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
+from ipyckpt.store.reports import format_bytes
+from ipyckpt.tables import GenerationTable
 
 
 def do_save(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint save [names]``."""
+    undefined = [n for n in args.names if n not in session.user_ns]
+    if undefined and len(undefined) == len(args.names):
+        raise ValueError(
+            f"not saving: {', '.join(undefined)} {'is' if len(undefined) == 1 else 'are'} not "
+            "defined (`%checkpoint save` without names saves every variable)"
+        )
+    if undefined:
+        print(f"ipyckpt: {', '.join(undefined)}: not defined, recorded as deleted")
     names = args.names or session.tracked_names()
     report = session.save(names, trigger="manual", partial=bool(args.names))
     print(report)
@@ -32,57 +39,6 @@ def do_restore(session: StateSession, args: argparse.Namespace) -> None:
         generation=args.generation, names=args.names or None, trust=args.trust
     )
     print(outcome.summary())
-
-
-def _rows(infos: list[GenerationInfo]) -> list[list[str]]:
-    return [
-        [
-            str(g.id),
-            format_age(g.time) if g.time else "?",
-            g.trigger,
-            str(len(g.variables)),
-            format_bytes(g.bytes),
-            f"{g.duration:.2f} s",
-            ", ".join(sorted(g.skipped)) or "-",
-            g.problem or (f"error: {g.error}" if g.error else "ok"),
-        ]
-        for g in infos
-    ]
-
-
-_HEADER = ["generation", "taken", "trigger", "variables", "size", "duration", "skipped", "status"]
-
-
-class GenerationTable:
-    """The generations as a table: HTML in notebooks, text in terminals."""
-
-    def __init__(self, infos: list[GenerationInfo], where: str) -> None:
-        self.rows = _rows(infos)
-        self.where = where
-
-    def __repr__(self) -> str:
-        if not self.rows:
-            return f"no state checkpoints in {self.where}"
-        widths = [max(len(r[i]) for r in [_HEADER, *self.rows]) for i in range(len(_HEADER))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in [_HEADER, *self.rows]
-        ]
-        return "\n".join([f"state checkpoints in {self.where}", *lines])
-
-    def _repr_html_(self) -> str:
-        import html
-
-        if not self.rows:
-            return f"<p>no state checkpoints in <code>{html.escape(self.where)}</code></p>"
-        head = "".join(f"<th>{h}</th>" for h in _HEADER)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows
-        )
-        return (
-            f"<p>state checkpoints in <code>{html.escape(self.where)}</code></p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        )
 
 
 def do_list(session: StateSession, args: argparse.Namespace) -> GenerationTable:
@@ -186,11 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_subcommand(parser: argparse.ArgumentParser, session: StateSession, line: str) -> Any:
-    """Parse a ``%checkpoint`` line and run its subcommand; bad input raises UsageError."""
+    """Parse a ``%checkpoint`` line and run its subcommand (the magic reports errors in one line)."""
     args = parse_line(parser, line)
     if args is None:
         return None
-    try:
-        return SUBCOMMANDS[args.command](session, args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    return SUBCOMMANDS[args.command](session, args)

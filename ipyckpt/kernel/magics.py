@@ -13,8 +13,9 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, Unicode, validate
 
 from ipyckpt.durations import parse_duration
-from ipyckpt.kernel.cellrun import CellSettings, run_checkpointed_cell
+from ipyckpt.kernel.cellrun import CellSettings, prepare_cell
 from ipyckpt.kernel.commands import build_parser, run_subcommand
+from ipyckpt.kernel.usage import one_line_errors
 from ipyckpt.magicargs import CHECKPOINT_OPTIONS, CellOptions, parse_cell_line
 from ipyckpt.session import StateSession
 
@@ -94,12 +95,14 @@ class Checkpointer(Magics):
         re-running the same cell resumes where the last snapshot was taken.
         ``%%checkpoint --help`` lists the options.
         """
-        values = parse_cell_line(CHECKPOINT_OPTIONS, line)
-        if values is None:
-            return None
-        options = CellOptions.from_values(values)
         settings = CellSettings(default_every=self.default_every, mtbf=self.mtbf)
-        return run_checkpointed_cell(self.shell, self.session, cell, options, settings)
+        with one_line_errors():  # ipyckpt's own work; the cell's exceptions stay the user's
+            values = parse_cell_line(CHECKPOINT_OPTIONS, line)
+            if values is None:
+                return None
+            options = CellOptions.from_values(values)
+            prepared = prepare_cell(self.shell, self.session, cell, options, settings)
+        return prepared.run()
 
     @line_magic("checkpoint")  # type: ignore[arg-type]
     def checkpoint_line(self, line: str) -> Any:
@@ -107,4 +110,5 @@ class Checkpointer(Magics):
 
         Run ``%checkpoint SUBCOMMAND --help`` for each subcommand's options.
         """
-        return run_subcommand(self._parser, self.session, line)
+        with one_line_errors():
+            return run_subcommand(self._parser, self.session, line)

@@ -16,6 +16,11 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 generation``, ``2 generations``, ``0 blobs``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def format_age(created: float, now: float | None = None) -> str:
     """Age of a timestamp for humans: ``'12 s ago'``, ``'3 min ago'``, ``'2 h ago'``, ``'4 d ago'``."""
     age = max(0.0, (time.time() if now is None else now) - created)
@@ -132,11 +137,13 @@ class VerifyReport:
         return not self.problems
 
     def __str__(self) -> str:
-        head = f"checked {self.generations} generations, {self.blobs} blobs: "
+        head = f"checked {plural(self.generations, 'generation')}, {plural(self.blobs, 'blob')}: "
         if self.ok:
             return head + "all good"
         return (
-            head + f"{len(self.problems)} problem(s)\n" + "\n".join(f"  {p}" for p in self.problems)
+            head
+            + f"{plural(len(self.problems), 'problem')}\n"
+            + "\n".join(f"  {p}" for p in self.problems)
         )
 
 
@@ -150,6 +157,6 @@ class GcReport:
 
     def __str__(self) -> str:
         return (
-            f"removed {len(self.removed_generations)} generations and {self.removed_blobs} "
-            f"unreferenced blobs, freed {format_bytes(self.freed_bytes)}"
+            f"removed {plural(len(self.removed_generations), 'generation')} and "
+            f"{plural(self.removed_blobs, 'unreferenced blob')}, freed {format_bytes(self.freed_bytes)}"
         )

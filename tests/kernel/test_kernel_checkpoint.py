@@ -203,7 +203,7 @@ def test_kernel_without_a_notebook_needs_a_name(open_kernel: Any, tmp_path: Path
     k = open_kernel(JPY_SESSION_NAME="")
     k.run("%load_ext ipyckpt")
     out = k.run("%%checkpoint\nq = 1", allow_error=True)
-    assert "%checkpoint name NAME" in out.error["evalue"]
+    assert "%checkpoint name NAME" in out.stderr  # one line: tests/kernel/test_one_line_errors.py
     k.run("%checkpoint name batch-run")
     k.run("%%checkpoint\nq = 2")
     assert (Path(k.notebook.parent) / ".ipyckpt" / "batch-run" / "generations").is_dir()

@@ -138,7 +138,7 @@ def test_binder_installs_what_the_tutorials_import() -> None:
 def test_the_readme_launch_command_installs_what_the_tutorials_import() -> None:
     """``bash dev/lab.sh`` installs ipyckpt with the extras it passes to build-extension.sh."""
     script = (REPO / "dev" / "lab.sh").read_text()
-    found = re.findall(r"^bash dev/build-extension\.sh (\S+)", script, re.M)
+    found = re.findall(r"^\s*bash dev/build-extension\.sh (\S+)", script, re.M)
     assert len(found) == 1, "dev/lab.sh no longer installs through build-extension.sh"
     # without HTCondor's bindings the tutorials use the local emulation (the import is guarded)
     missing = _not_provided(found[0].split(","), set(), optional=frozenset({"htcondor2"}))

@@ -42,9 +42,15 @@ def test_list_show_verify_gc(store_dir: Path) -> None:
     listed = ipyckpt("list", str(store_dir))
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert lines[0].split()[:3] == ["GEN", "TIME", "TRIGGER"]
-    assert lines[1].split()[0] == "2" and "end" in lines[1]
-    assert lines[2].split()[0] == "1" and "periodic" in lines[2]
+    assert lines[0] == f"state checkpoints in {store_dir}"
+    # the same table as %checkpoint list: headers and relative ages
+    assert lines[1].split()[:3] == ["generation", "taken", "trigger"]
+    assert lines[2].split()[0] == "2" and "end" in lines[2] and " s ago" in lines[2]
+    assert (
+        lines[3].split()[0] == "1"
+        and "periodic" in lines[3]
+        and lines[3].split()[-2:] == ["fh", "ok"]
+    )
 
     shown = ipyckpt("show", str(store_dir), "1")
     assert shown.returncode == 0
@@ -54,19 +60,41 @@ def test_list_show_verify_gc(store_dir: Path) -> None:
     assert ipyckpt("show", str(store_dir), "9").returncode == 1
     verified = ipyckpt("verify", str(store_dir))
     assert verified.returncode == 0
-    assert "all good" in verified.stdout
+    assert verified.stdout.strip() == "checked 2 generations, 3 blobs: all good"
 
     collected = ipyckpt("gc", str(store_dir), "--keep", "1")
     assert collected.returncode == 0
-    assert "removed 1 generations" in collected.stdout
+    assert collected.stdout.startswith("removed 1 generation and ")
     assert [g.id for g in Store(store_dir).generations()] == [2]
 
 
-def test_not_a_store_is_a_clear_failure(tmp_path: Path) -> None:
+def test_not_a_store_is_a_clear_usage_error(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("hello")
     out = ipyckpt("list", str(tmp_path))
-    assert out.returncode == 1
-    assert "not an ipyckpt checkpoint store" in out.stderr
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        f"ipyckpt: error: {tmp_path} is not a state checkpoint store (it has no "
+        "ipyckpt-store.json); give a store directory such as .ipyckpt/NOTEBOOK.ipynb beside the "
+        "notebook, or the notebook itself"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"], "nothing was created"
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+    for command in ("list", "show", "verify", "gc"):
+        out = ipyckpt(command, str(tmp_path / "typo"))
+        assert out.returncode == 2, command
+        assert out.stderr.splitlines() == [
+            f"ipyckpt: error: {tmp_path / 'typo'} does not exist (give a store directory or a "
+            "notebook)"
+        ]
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_empty_store_lists_nothing_and_succeeds(tmp_path: Path) -> None:
+    out = ipyckpt("list", str(tmp_path))
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"no state checkpoints in {tmp_path}"
 
 
 def test_verify_reports_tampering(store_dir: Path) -> None:
