@@ -148,8 +148,8 @@ def test_status_bar_and_panel_follow_saves_delete_restore_and_clear(lab: Lab, pa
         "x": "int",
     }, summaries
     close_toasts(page)
-    shot(panel, "panel.png")
-    shot(page, "panel-full.png")
+    shot(panel, "panel-summaries.png")
+    shot(page, "panel-summaries-full.png")
 
     # delete the newest generation: the status bar falls back to generation 1 at once
     newest.locator("[data-ipyckpt='delete-2']").click()
