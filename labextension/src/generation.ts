@@ -174,7 +174,7 @@ export class GenerationView {
     const size = g.sizes?.[name];
     return el(
       'label',
-      { class: 'jp-ipyckpt-var' },
+      { class: 'jp-ipyckpt-var', title: g.variables[name] },
       box,
       el('code', {}, name),
       el(
@@ -226,11 +226,6 @@ export class GenerationList {
   readonly node = el('ol', { class: 'jp-ipyckpt-generations' });
 
   constructor(private readonly actions: IGenerationActions) {}
-
-  /** The view of generation `id`, if listed. */
-  view(id: number): GenerationView | undefined {
-    return Array.from(this._views.values()).find(v => v.generation.id === id);
-  }
 
   /** Show `generations`: keep, add, remove and reorder views; update what changes. */
   update(

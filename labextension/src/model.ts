@@ -30,6 +30,23 @@ export interface INewest {
   problem: string | null;
 }
 
+/**
+ * Whether to tell the user what the kernel restored (or refused to) at its start: only for a
+ * real kernel start (not a later `%load_ext`), once (not again after a page reload: the kernel
+ * remembers it was `noticed`), and once per page for the two hellos of one start (`told`
+ * collects the kernel tokens already told).
+ */
+export function shouldNotify(
+  status: IKernelStatus,
+  told: Set<string>
+): boolean {
+  if (!status.fresh_kernel || status.noticed || told.has(status.token)) {
+    return false;
+  }
+  told.add(status.token);
+  return true;
+}
+
 /** Which listing request an answer belongs to (see `StateModel.listingTicket`). */
 export interface IListingTicket {
   request: number;

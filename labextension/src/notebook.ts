@@ -18,7 +18,7 @@ import {
   restoreDetails,
   restoreNotice
 } from './format';
-import { StateModel } from './model';
+import { shouldNotify, StateModel } from './model';
 import { IKernelStatus, IRestoreInfo, METADATA_KEY } from './protocol';
 
 export interface IOptions {
@@ -30,19 +30,6 @@ export interface IOptions {
 
 /** Kernel tokens whose start was already told in this page (hello and announce both carry it). */
 const notified = new Set<string>();
-
-/**
- * Whether to tell the user what the kernel restored (or refused to) at its start: only for a
- * real kernel start (not a later `%load_ext`), once (not again after a page reload: the kernel
- * remembers it was `noticed`), and once per page for the two hellos of one start.
- */
-function shouldNotify(status: IKernelStatus): boolean {
-  if (!status.fresh_kernel || status.noticed || notified.has(status.token)) {
-    return false;
-  }
-  notified.add(status.token);
-  return true;
-}
 
 export class NotebookState implements IDisposable {
   readonly model = new StateModel();
@@ -307,7 +294,7 @@ export class NotebookState implements IDisposable {
       this.panel.model.setMetadata(METADATA_KEY, { used: true });
     }
     this._status = status;
-    if (!this.options.notifications() || !shouldNotify(status)) {
+    if (!this.options.notifications() || !shouldNotify(status, notified)) {
       return;
     }
     if (status.autorestore || status.restore_refused) {

@@ -1,4 +1,4 @@
-import { StateModel } from '../src/model';
+import { shouldNotify, StateModel } from '../src/model';
 import { IGeneration } from '../src/protocol';
 import { kernelStatus } from './fixtures';
 
@@ -204,5 +204,19 @@ describe('StateModel listings', () => {
     model.setCleared();
     expect(model.view(NOW).text).toBe('State: none');
     expect(model.generations).toEqual([]);
+  });
+});
+
+describe('shouldNotify', () => {
+  it('tells a real kernel start once', () => {
+    const told = new Set<string>();
+    expect(shouldNotify(kernel({ token: 'a' }), told)).toBe(true);
+    expect(shouldNotify(kernel({ token: 'a' }), told)).toBe(false); // the second hello
+    expect(shouldNotify(kernel({ token: 'b', noticed: true }), told)).toBe(
+      false
+    ); // a reloaded page
+    expect(
+      shouldNotify(kernel({ token: 'c', fresh_kernel: false }), told)
+    ).toBe(false); // %unload_ext + %load_ext
   });
 });
