@@ -148,7 +148,7 @@ class StateSession:
         self.cells_run_since_restore = 0
         self.snapshot_deadline: float | None = None  # None: max(10 min, 10x the last snapshot)
         # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernel.comm): "saving",
-        # "progress", "saved", "save_failed", "restored". They must never break a save.
+        # "progress", "saved", "save_failed", "restored", "cleared". They must never break a save.
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     def emit(self, event: str, **data: Any) -> None:

@@ -10,14 +10,21 @@ throttled ``{"type": "progress", ...}`` while a snapshot is written.
 
 Requests: ``hello``, ``status``, ``save`` (all tracked variables, trigger ``manual``),
 ``restore`` (``generation``, ``names``, ``trust``; overwrites current values like
-``%checkpoint restore``).
+``%checkpoint restore``), ``noticed`` (a frontend told the user what the kernel restored at its
+start: no other frontend, nor a reloaded page, tells it again).
+
+The protocol version and the comm target come from ``comm_protocol.json`` beside this module, the
+file the JupyterLab extension is built from.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipyckpt._version import __version__
@@ -27,9 +34,13 @@ if TYPE_CHECKING:
     from ipyckpt.session import RestoreOutcome, StateSession
     from ipyckpt.store.reports import SaveReport
 
-TARGET = "ipyckpt"
-PROTOCOL_VERSION = 1
+_PROTOCOL = json.loads((Path(__file__).parent / "comm_protocol.json").read_text())
+TARGET: str = _PROTOCOL["target"]
+PROTOCOL_VERSION: int = _PROTOCOL["version"]
 PROGRESS_EVERY_S = 0.25
+
+# set by the first %load_ext in this process: a later one (after %unload_ext) is no kernel start
+_ATTACHED_ONCE = threading.Event()
 
 
 def save_dict(report: SaveReport, when: float) -> dict[str, Any]:
@@ -83,6 +94,8 @@ class KernelChannel:
         session: StateSession,
         autorestore_enabled: Callable[[], bool],
         autorestore_message: str | None = None,
+        *,
+        fresh_kernel: bool = True,
     ) -> None:
         self.session = session
         self.autorestore_enabled = autorestore_enabled  # the live Checkpointer.autorestore
@@ -96,11 +109,16 @@ class KernelChannel:
         self.autorestore = restore_dict(last, auto=True) if last is not None else None
         # autorestore printed a message but restored nothing: refused (unsigned) or failed
         self.restore_refused = autorestore_message if last is None else None
+        # the restore (or refusal) above happened as this kernel process started, and no
+        # frontend has told the user yet: only then does JupyterLab show a notification
+        self.fresh_kernel = fresh_kernel
+        self.noticed = False
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "hello": self._hello,
             "status": lambda data: self.status(),
             "save": self._save,
             "restore": self._restore,
+            "noticed": self._noticed,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -182,6 +200,10 @@ class KernelChannel:
         )
         return restore_dict(outcome, auto=False)
 
+    def _noticed(self, data: dict[str, Any]) -> bool:
+        self.noticed = True
+        return True
+
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
         """Everything the status bar and the notifications need."""
@@ -201,6 +223,8 @@ class KernelChannel:
             "saving": self.saving,
             "last_error": self.last_error,
             "last_restore": restore_dict(restore, auto=False) if restore else None,
+            "fresh_kernel": self.fresh_kernel,
+            "noticed": self.noticed,
         }
 
     def _push(self, message: dict[str, Any]) -> None:
@@ -245,7 +269,9 @@ def attach(
     """Open the channel (after the automatic restore); None when there is nobody to talk to."""
     if getattr(ip, "kernel", None) is None:
         return None  # no kernel (plain IPython terminal): nobody to talk to
-    channel = KernelChannel(session, autorestore_enabled, autorestore_message)
+    fresh = not _ATTACHED_ONCE.is_set()
+    _ATTACHED_ONCE.set()
+    channel = KernelChannel(session, autorestore_enabled, autorestore_message, fresh_kernel=fresh)
     try:
         channel.register()
         channel.announce()

@@ -92,6 +92,7 @@ def do_clear(session: StateSession, args: argparse.Namespace) -> None:
     store.destroy()  # only what ipyckpt created: files the user put there stay
     session.pending_resume = None
     session.last_save = None  # nothing is tracked any more: no shutdown snapshot
+    session.emit("cleared")  # JupyterLab's status bar and panel show it at once
     print(f"deleted {store.directory}")
 
 

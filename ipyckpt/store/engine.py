@@ -59,6 +59,7 @@ from ipyckpt.store.serialize import (
     pickle_variables,
     unpickle_variables,
 )
+from ipyckpt.store.summary import attach_summaries
 
 MARKER = "ipyckpt-store.json"
 _GEN_DIR, _BLOB_DIR, _TMP_DIR, _LOCK = "generations", "blobs", "tmp", "lock"
@@ -322,6 +323,7 @@ class Store:
             m = assemble_manifest(
                 generation, trigger, info, previous, wanted, segment, skipped, deleted
             )
+            attach_summaries(m.variables, items)
             m.bytes_written = writer.bytes_written
             m.duration = time.perf_counter() - started
             m.versions = manifest.runtime_versions()
@@ -698,4 +700,5 @@ def _info(m: Manifest, problem: str | None) -> GenerationInfo:
         problem=problem,
         sizes=sizes,
         info=dict(m.info),
+        summaries={name: e.summary for name, e in m.variables.items() if e.summary},
     )

@@ -40,11 +40,16 @@ class Segment:
 
 @dataclass
 class VariableEntry:
-    """Where a variable of a generation lives: segment id, index in it, generation that wrote it."""
+    """Where a variable of a generation lives: segment id, index in it, generation that wrote it.
+
+    ``summary`` is what a variable inspector shows (``list[100000]``, a DataFrame's shape),
+    taken at save time (:mod:`ipyckpt.store.summary`); empty in older manifests.
+    """
 
     segment: str
     index: int
     written_by: int
+    summary: str = ""
 
 
 @dataclass
@@ -106,6 +111,7 @@ def to_document(m: Manifest) -> dict[str, Any]:
         },
         "variables": {
             name: {"segment": e.segment, "index": e.index, "written_by": e.written_by}
+            | ({"summary": e.summary} if e.summary else {})
             for name, e in m.variables.items()
         },
         "skipped": m.skipped,
@@ -303,6 +309,7 @@ def _entry(doc: object) -> VariableEntry:
         _str(e["segment"], "segment"),
         _int(e["index"], "index"),
         _int(e["written_by"], "written_by"),
+        _str(e.get("summary", ""), "summary"),  # absent in manifests before summaries
     )
 
 

@@ -109,6 +109,8 @@ class GenerationInfo:
     problem: str | None = None
     sizes: dict[str, int] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # what a variable inspector shows ("list[100000]"), where the manifest records it
+    summaries: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

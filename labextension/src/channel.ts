@@ -33,7 +33,7 @@ export interface IChannelHandlers {
   hello: (status: IKernelStatus) => void;
   /** The two ends cannot talk (protocol version mismatch): one clear message. */
   problem: (message: string) => void;
-  /** The kernel pushed a status event: saving, saved, save_failed, restored. */
+  /** The kernel pushed a status event: saving, saved, save_failed, restored, cleared. */
   event: (event: string, status: IKernelStatus) => void;
 }
 
@@ -114,6 +114,11 @@ export class Channel {
 
   save(): Promise<ISaveInfo> {
     return this._request<ISaveInfo>({ type: 'save' });
+  }
+
+  /** Tell the kernel the user was told what it restored at its start (nobody tells it again). */
+  noticed(): Promise<boolean> {
+    return this._request<boolean>({ type: 'noticed' });
   }
 
   restore(options: {

@@ -166,3 +166,33 @@ export function restoreDetails(restore: IRestoreInfo): string[] {
   }
   return lines;
 }
+
+/**
+ * What the panel shows for a variable: the summary recorded at save time ("list[100000]",
+ * "DataFrame 1,000,000 × 3"), else the type without its module ("builtins.bool" → "bool").
+ */
+export function variableSummary(typeName: string, summary?: string): string {
+  if (summary) {
+    return summary;
+  }
+  return typeName.split('.').pop() || typeName;
+}
+
+/**
+ * Seconds until `formatAge` of something `age` seconds old reads differently: the status bar
+ * and the panel re-render then, so "12 s ago" keeps counting and "3 min ago" ticks each minute.
+ */
+export function nextAgeChange(age: number): number {
+  const steps: [number, number][] = [
+    [10, 10],
+    [60, 1],
+    [3600, 60],
+    [86400, 3600]
+  ];
+  for (const [limit, step] of steps) {
+    if (age < limit) {
+      return Math.max(0.05, step - (age % step));
+    }
+  }
+  return 86400 - (age % 86400);
+}

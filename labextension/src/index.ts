@@ -1,7 +1,8 @@
 /**
  * ipyckpt in JupyterLab: status bar item, "State checkpoints" panel, restore notifications,
- * commands and a notebook toolbar button. This module only wires plugins; the logic lives in
- * notebook.ts (per-notebook state), channel.ts (kernel comm), api.ts (REST), model.ts/format.ts.
+ * commands and a notebook toolbar button. This module only wires plugins, one function per
+ * concern; the logic lives in notebook.ts (per-notebook state), channel.ts (kernel comm),
+ * api.ts (REST), panel.ts/generation.ts (the panel), model.ts/format.ts.
  */
 import {
   ILabShell,
@@ -39,6 +40,170 @@ export const stateIcon = new LabIcon({
     '2-2V7l-4-4zm-5 16a3 3 0 1 1 0-6 3 3 0 0 1 0 6zm3-10H5V5h10v4z"/></svg>'
 });
 
+/** The user's settings (schema/plugin.json), and a signal when they change. */
+class Settings {
+  notifications = true;
+  statusBar = true;
+  readonly changed = new Signal<object, void>(this);
+
+  /** Follow the setting registry (settings stay at their defaults without one). */
+  load(registry: ISettingRegistry | null): void {
+    void registry?.load(PLUGIN_ID).then(loaded => {
+      const update = (): void => {
+        this.notifications = loaded.get('notifications').composite as boolean;
+        this.statusBar = loaded.get('statusBar').composite as boolean;
+        this.changed.emit();
+      };
+      loaded.changed.connect(update);
+      update();
+    });
+  }
+}
+
+/** One NotebookState per open notebook; the panel and the status item follow the current one. */
+class Notebooks {
+  readonly panel = new StatePanel();
+  readonly status: StateStatus;
+
+  constructor(
+    private readonly app: JupyterFrontEnd,
+    private readonly tracker: INotebookTracker,
+    private readonly settings: Settings
+  ) {
+    this.panel.title.icon = stateIcon;
+    this.status = new StateStatus(
+      () => void app.commands.execute(CommandIDs.show)
+    );
+    tracker.widgetAdded.connect((_, notebook) => this._add(notebook));
+    tracker.currentChanged.connect(() => this.follow());
+  }
+
+  /** The current notebook's state; throws a one-line message without one. */
+  current(): NotebookState {
+    const state = this._stateOf(this.tracker.currentWidget);
+    if (!state) {
+      throw new Error('Open a notebook first.');
+    }
+    return state;
+  }
+
+  /** Point the panel and the status item at the current notebook. */
+  follow(): void {
+    const state = this._stateOf(this.tracker.currentWidget);
+    this.status.follow(state);
+    this.panel.follow(state);
+  }
+
+  showPanel(): void {
+    if (!this.panel.isAttached) {
+      this.app.shell.add(this.panel, 'right', { rank: 600 });
+    }
+    this.app.shell.activateById(this.panel.id);
+  }
+
+  private _add(notebook: NotebookPanel): void {
+    const state = new NotebookState(notebook, {
+      notifications: () => this.settings.notifications,
+      showPanel: () => this.showPanel()
+    });
+    this._states.set(notebook, state);
+    notebook.disposed.connect(() => {
+      this._states.delete(notebook);
+      state.dispose();
+    });
+    if (this.tracker.currentWidget === notebook) {
+      this.follow();
+    }
+  }
+
+  private _stateOf(panel: NotebookPanel | null): NotebookState | null {
+    return (panel && this._states.get(panel)) ?? null;
+  }
+
+  private readonly _states = new Map<NotebookPanel, NotebookState>();
+}
+
+function addStatusItem(
+  statusBar: IStatusBar,
+  notebooks: Notebooks,
+  tracker: INotebookTracker,
+  settings: Settings,
+  labShell: ILabShell | null
+): void {
+  statusBar.registerStatusItem(PLUGIN_ID + '-status', {
+    item: notebooks.status,
+    align: 'left',
+    rank: 4,
+    isActive: () =>
+      settings.statusBar &&
+      !!tracker.currentWidget &&
+      (!labShell || labShell.currentWidget === tracker.currentWidget),
+    activeStateChanged: settings.changed
+  });
+  labShell?.currentChanged.connect(() => settings.changed.emit());
+}
+
+function addCommands(
+  app: JupyterFrontEnd,
+  notebooks: Notebooks,
+  tracker: INotebookTracker,
+  palette: ICommandPalette | null
+): void {
+  const run = async (
+    action: (state: NotebookState) => Promise<unknown>
+  ): Promise<void> => {
+    try {
+      await action(notebooks.current());
+    } catch (error) {
+      Notification.error(String((error as Error).message ?? error), {
+        autoClose: 10_000
+      });
+    }
+  };
+  const hasNotebook = (): boolean => tracker.currentWidget !== null;
+  app.commands.addCommand(CommandIDs.save, {
+    label: 'Save state checkpoint now',
+    caption: "Save the notebook's variables as a state checkpoint now",
+    icon: args => (args.toolbar ? stateIcon : undefined),
+    isEnabled: hasNotebook,
+    execute: () => run(state => state.save())
+  });
+  app.commands.addCommand(CommandIDs.restoreLatest, {
+    label: 'Restore latest state checkpoint',
+    caption: "Load the notebook's newest good state checkpoint into the kernel",
+    isEnabled: hasNotebook,
+    execute: () => run(state => state.restore())
+  });
+  app.commands.addCommand(CommandIDs.show, {
+    label: 'Show state checkpoints',
+    caption: "List the notebook's state checkpoints",
+    execute: () => {
+      notebooks.follow();
+      notebooks.showPanel();
+    }
+  });
+  for (const command of Object.values(CommandIDs)) {
+    palette?.addItem({ command, category: 'State checkpoints' });
+  }
+}
+
+function addToolbarButton(app: JupyterFrontEnd): void {
+  app.docRegistry.addWidgetExtension('Notebook', {
+    createNew: (notebook: NotebookPanel) => {
+      const button = new ToolbarButton({
+        icon: stateIcon,
+        tooltip: 'State checkpoints: save now, restore, list (ipyckpt)',
+        onClick: () => {
+          void app.commands.execute(CommandIDs.show);
+        }
+      });
+      button.node.dataset.ipyckpt = 'toolbar';
+      notebook.toolbar.insertItem(10, 'ipyckpt', button);
+      return button;
+    }
+  });
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
@@ -54,140 +219,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null,
     labShell: ILabShell | null
   ) => {
-    const settings = { notifications: true, statusBar: true };
-    const settingsChanged = new Signal<object, void>(settings);
-    const states = new Map<NotebookPanel, NotebookState>();
-
-    const stateOf = (panel: NotebookPanel | null): NotebookState | null =>
-      (panel && states.get(panel)) ?? null;
-    const current = (): NotebookState => {
-      const state = stateOf(tracker.currentWidget);
-      if (!state) {
-        throw new Error('Open a notebook first.');
-      }
-      return state;
-    };
-
-    const panel = new StatePanel();
-    panel.title.icon = stateIcon;
-    const showPanel = (): void => {
-      if (!panel.isAttached) {
-        app.shell.add(panel, 'right', { rank: 600 });
-      }
-      app.shell.activateById(panel.id);
-    };
-
-    tracker.widgetAdded.connect((_, notebook) => {
-      const state = new NotebookState(notebook, {
-        notifications: () => settings.notifications,
-        showPanel
-      });
-      states.set(notebook, state);
-      notebook.disposed.connect(() => {
-        states.delete(notebook);
-        state.dispose();
-      });
-      if (tracker.currentWidget === notebook) {
-        follow();
-      }
-    });
-
-    const status = new StateStatus(
-      () => void app.commands.execute(CommandIDs.show)
-    );
-    const follow = (): void => {
-      const state = stateOf(tracker.currentWidget);
-      status.follow(state);
-      panel.follow(state);
-    };
-    tracker.currentChanged.connect(follow);
-
+    const settings = new Settings();
+    const notebooks = new Notebooks(app, tracker, settings);
     if (statusBar) {
-      statusBar.registerStatusItem(PLUGIN_ID + '-status', {
-        item: status,
-        align: 'left',
-        rank: 4,
-        isActive: () =>
-          settings.statusBar &&
-          !!tracker.currentWidget &&
-          (!labShell || labShell.currentWidget === tracker.currentWidget),
-        activeStateChanged: settingsChanged
-      });
-      labShell?.currentChanged.connect(() => settingsChanged.emit());
+      addStatusItem(statusBar, notebooks, tracker, settings, labShell);
     }
-
-    const run = async (
-      action: (state: NotebookState) => Promise<unknown>
-    ): Promise<void> => {
-      try {
-        await action(current());
-      } catch (error) {
-        Notification.error(String((error as Error).message ?? error), {
-          autoClose: 10_000
-        });
-      }
-    };
-    const hasNotebook = (): boolean => tracker.currentWidget !== null;
-
-    app.commands.addCommand(CommandIDs.save, {
-      label: 'Save state checkpoint now',
-      caption: "Save the notebook's variables as a state checkpoint now",
-      icon: args => (args.toolbar ? stateIcon : undefined),
-      isEnabled: hasNotebook,
-      execute: () => run(state => state.save())
-    });
-    app.commands.addCommand(CommandIDs.restoreLatest, {
-      label: 'Restore latest state checkpoint',
-      caption:
-        "Load the notebook's newest good state checkpoint into the kernel",
-      isEnabled: hasNotebook,
-      execute: () => run(state => state.restore())
-    });
-    app.commands.addCommand(CommandIDs.show, {
-      label: 'Show state checkpoints',
-      caption: "List the notebook's state checkpoints",
-      execute: () => {
-        follow();
-        showPanel();
-      }
-    });
-    if (palette) {
-      for (const command of [
-        CommandIDs.save,
-        CommandIDs.restoreLatest,
-        CommandIDs.show
-      ]) {
-        palette.addItem({ command, category: 'State checkpoints' });
-      }
-    }
-
-    app.docRegistry.addWidgetExtension('Notebook', {
-      createNew: (notebook: NotebookPanel) => {
-        const button = new ToolbarButton({
-          icon: stateIcon,
-          tooltip: 'State checkpoints: save now, restore, list (ipyckpt)',
-          onClick: () => {
-            void app.commands.execute(CommandIDs.show);
-          }
-        });
-        button.node.dataset.ipyckpt = 'toolbar';
-        notebook.toolbar.insertItem(10, 'ipyckpt', button);
-        return button;
-      }
-    });
-
-    if (settingRegistry) {
-      void settingRegistry.load(PLUGIN_ID).then(loaded => {
-        const update = (): void => {
-          settings.notifications = loaded.get('notifications')
-            .composite as boolean;
-          settings.statusBar = loaded.get('statusBar').composite as boolean;
-          settingsChanged.emit();
-        };
-        loaded.changed.connect(update);
-        update();
-      });
-    }
+    addCommands(app, notebooks, tracker, palette);
+    addToolbarButton(app);
+    settings.load(settingRegistry);
   }
 };
 

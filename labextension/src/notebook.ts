@@ -11,8 +11,14 @@ import { Widget } from '@lumino/widgets';
 
 import { listGenerations } from './api';
 import { Channel, ChannelError } from './channel';
-import { formatClock, plural, restoreDetails, restoreNotice } from './format';
-import { StateModel } from './model';
+import {
+  formatClock,
+  nextAgeChange,
+  plural,
+  restoreDetails,
+  restoreNotice
+} from './format';
+import { shouldNotify, StateModel } from './model';
 import { IKernelStatus, IRestoreInfo, METADATA_KEY } from './protocol';
 
 export interface IOptions {
@@ -22,17 +28,8 @@ export interface IOptions {
   showPanel: () => void;
 }
 
+/** Kernel tokens whose start was already told in this page (hello and announce both carry it). */
 const notified = new Set<string>();
-
-function seen(token: string): boolean {
-  const key = `ipyckpt:notified:${token}`;
-  if (notified.has(key) || window.sessionStorage?.getItem(key)) {
-    return true;
-  }
-  notified.add(key);
-  window.sessionStorage?.setItem(key, '1');
-  return false;
-}
 
 export class NotebookState implements IDisposable {
   readonly model = new StateModel();
@@ -53,7 +50,8 @@ export class NotebookState implements IDisposable {
     panel.context.pathChanged.connect(() => void this.refresh(), this);
     void panel.context.ready.then(() => this.refresh());
     void ctx.ready.then(() => this._onKernelChanged());
-    this._timer = window.setInterval(() => this.model.touch(), 30_000);
+    this.model.onChange(() => this._scheduleTick());
+    this._scheduleTick();
   }
 
   get path(): string {
@@ -73,7 +71,7 @@ export class NotebookState implements IDisposable {
       return;
     }
     this._disposed = true;
-    window.clearInterval(this._timer);
+    window.clearTimeout(this._timer);
     this.panel.sessionContext.kernelChanged.disconnect(
       this._onKernelChanged,
       this
@@ -89,9 +87,10 @@ export class NotebookState implements IDisposable {
 
   /** Re-read the generations from the server (works with the kernel dead). */
   async refresh(): Promise<void> {
+    const ticket = this.model.listingTicket();
     try {
       const listing = await listGenerations(this.path);
-      this.model.setGenerations(listing.generations);
+      this.model.setGenerations(listing.generations, ticket);
     } catch (error) {
       this.model.setListingError(String((error as Error).message ?? error));
     }
@@ -131,7 +130,36 @@ export class NotebookState implements IDisposable {
       (skipped.length
         ? ` (${skipped.length} skipped: ${skipped.join(', ')})`
         : '');
-    Notification.success(text, { autoClose: 5000 });
+    this._toast('save', text);
+  }
+
+  /** A success toast that closes by itself and replaces its predecessor of the same `kind`. */
+  private _toast(
+    kind: string,
+    message: string,
+    actions: Notification.IAction[] = []
+  ): void {
+    const previous = this._toasts.get(kind);
+    if (previous) {
+      Notification.dismiss(previous);
+    }
+    this._toasts.set(
+      kind,
+      Notification.success(message, { autoClose: 8000, actions })
+    );
+  }
+
+  private _toasts = new Map<string, string>();
+
+  /** Re-render when the "ago" texts next change (each second while under a minute). */
+  private _scheduleTick(): void {
+    window.clearTimeout(this._timer);
+    if (this._disposed) {
+      return;
+    }
+    const newest = this.model.newest;
+    const delay = newest ? nextAgeChange(Date.now() / 1000 - newest.time) : 60;
+    this._timer = window.setTimeout(() => this.model.touch(), delay * 1000);
   }
 
   /** Restore a generation (newest good one by default), or only some variables of it. */
@@ -170,22 +198,18 @@ export class NotebookState implements IDisposable {
 
   private _restored(restore: IRestoreInfo): IRestoreInfo {
     const left = Object.keys({ ...restore.skipped, ...restore.failed }).length;
-    Notification.success(
+    this._toast(
+      'restore',
       `Restored ${plural(restore.restored.length, 'variable')} from state checkpoint ` +
         `${restore.generation} (${formatClock(restore.created)})` +
         (left ? `, ${left} skipped` : ''),
-      {
-        autoClose: 8000,
-        actions: [
-          { label: 'Details', callback: () => void showDetails(restore) }
-        ]
-      }
+      [{ label: 'Details', callback: () => void showDetails(restore) }]
     );
     return restore;
   }
 
   private _disposed = false;
-  private _timer: number;
+  private _timer = 0;
   private _needsHandshake = true;
   private _restarting = false;
   private _restarted = false;
@@ -270,8 +294,11 @@ export class NotebookState implements IDisposable {
       this.panel.model.setMetadata(METADATA_KEY, { used: true });
     }
     this._status = status;
-    if (!this.options.notifications() || seen(status.token)) {
+    if (!this.options.notifications() || !shouldNotify(status, notified)) {
       return;
+    }
+    if (status.autorestore || status.restore_refused) {
+      void this.channel.noticed().catch(() => undefined);
     }
     if (status.autorestore) {
       const restore = status.autorestore;
@@ -318,11 +345,14 @@ export class NotebookState implements IDisposable {
       status.last_restore ||
       !newest ||
       !this.options.notifications() ||
+      !status.fresh_kernel ||
+      status.noticed ||
       this._offeredToken === status.token
     ) {
       return;
     }
     this._offeredToken = status.token;
+    void this.channel.noticed().catch(() => undefined);
     Notification.info(
       `This notebook has a state checkpoint from ${formatClock(newest.time)} (automatic restore is off)`,
       {
@@ -359,7 +389,10 @@ export class NotebookState implements IDisposable {
   private _problemShown: string | null = null;
 
   private _onEvent(event: string): void {
-    if (event === 'saved' || event === 'restored') {
+    if (event === 'cleared') {
+      this.model.setCleared();
+    }
+    if (event === 'saved' || event === 'restored' || event === 'cleared') {
       void this.refresh();
     }
   }

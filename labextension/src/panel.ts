@@ -2,55 +2,22 @@
  * The "State checkpoints" panel: the active notebook's generations, newest first, with Restore
  * (whole generation or chosen variables), Verify and Delete. Listing, verifying and deleting
  * go through the server, so they work with the kernel dead; restoring needs the kernel.
+ *
+ * The panel is built once per followed notebook and updated in place on every model change
+ * (generation.ts), so what the user ticked survives the timer and the kernel's pushes.
  */
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { deleteGeneration, verifyStore } from './api';
-import {
-  formatAge,
-  formatBytes,
-  formatClock,
-  formatDuration,
-  integrity,
-  plural
-} from './format';
+import { button, el, setText } from './dom';
+import { formatClock, plural } from './format';
+import { GenerationList } from './generation';
 import { NotebookState } from './notebook';
 import { IGeneration, IVerifyResult } from './protocol';
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: { [key: string]: string } = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === 'class') {
-      node.className = value;
-    } else {
-      node.setAttribute(key, value);
-    }
-  }
-  for (const child of children) {
-    node.append(child);
-  }
-  return node;
-}
-
-function button(
-  label: string,
-  id: string,
-  onClick: () => void,
-  kind: 'accept' | 'warn' | 'plain' = 'plain'
-): HTMLButtonElement {
-  const b = el('button', {
-    class: `jp-Button jp-mod-styled jp-ipyckpt-button${kind === 'plain' ? ' jp-mod-reject' : ` jp-mod-${kind}`}`,
-    'data-ipyckpt': id
-  });
-  b.textContent = label;
-  b.addEventListener('click', onClick);
-  return b;
-}
+const EMPTY_TEXT =
+  'No state checkpoints yet. Run a cell with %%checkpoint, or press "Save now".';
 
 export class StatePanel extends Widget {
   constructor() {
@@ -60,26 +27,18 @@ export class StatePanel extends Widget {
     this.title.label = 'State';
     this.title.caption = 'State checkpoints of the active notebook';
     this.title.closable = true;
-    this.render();
+    this.follow(null);
   }
 
+  /** Show another notebook's state checkpoints (or none). */
   follow(state: NotebookState | null): void {
-    if (state === this._state) {
+    if (state === this._state && this.node.firstChild) {
       return;
     }
     this._stop?.();
     this._stop = null;
     this._state = state;
     this._verified = null;
-    if (state) {
-      this._stop = state.model.onChange(() => this.render());
-      void state.refresh();
-    }
-    this.render();
-  }
-
-  render(): void {
-    const state = this._state;
     this.node.replaceChildren();
     if (!state) {
       this.node.append(
@@ -91,193 +50,97 @@ export class StatePanel extends Widget {
       );
       return;
     }
+    this._build(state);
+    this._stop = state.model.onChange(() => this.render());
+    void state.refresh();
+    this.render();
+  }
+
+  /** Bring the built panel up to date with the model (in place). */
+  render(): void {
+    const state = this._state;
+    if (!state) {
+      return;
+    }
     const model = state.model;
-    const header = el(
-      'div',
-      { class: 'jp-ipyckpt-header' },
-      el('h2', {}, 'State checkpoints'),
-      el('div', { class: 'jp-ipyckpt-notebook' }, state.name)
-    );
-    const actions = el(
-      'div',
-      { class: 'jp-ipyckpt-toolbar' },
-      button(
-        'Save now',
-        'save',
-        () => void this._run(() => state.save()),
-        'accept'
-      ),
-      button('Verify', 'verify', () => void this._verify(state)),
-      button('Refresh', 'refresh', () => void state.refresh())
-    );
-    this.node.append(header, actions);
+    setText(this._notebook, state.name);
     const view = model.view();
+    setText(this._summary, view.text);
+    this._summary.dataset.level = view.level;
+    this._summary.title = view.title;
+    this._showVerified();
+    this._error.hidden = !model.listingError;
+    setText(this._error, model.listingError ?? '');
+    const generations = model.generations ?? [];
+    this._empty.hidden = generations.length > 0;
+    const restored = model.lastRestore?.generation;
+    this._list.update(generations, g => ({
+      problems: (this._verified?.problems ?? [])
+        .filter(p => p.generation === g.id)
+        .map(p => p.message),
+      restored: g.id === restored
+    }));
+  }
+
+  private _build(state: NotebookState): void {
+    this._list = new GenerationList({
+      restore: (generation, names) =>
+        this._run(() => state.restore(generation, names)),
+      remove: g => this._delete(state, g)
+    });
     this.node.append(
       el(
         'div',
-        { class: 'jp-ipyckpt-summary', 'data-level': view.level },
-        view.text
-      )
-    );
-    if (this._verified) {
-      const v = this._verified;
-      this.node.append(
-        el(
-          'div',
-          {
-            class: `jp-ipyckpt-verify jp-ipyckpt-${v.ok ? 'ok' : 'error'}`,
-            'data-ipyckpt': 'verify-result'
-          },
-          v.ok
-            ? `Verified: ${plural(v.generations, 'generation')}, ${plural(v.blobs, 'blob')}, all good`
-            : `Verify found ${plural(v.problems.length, 'problem')}: ` +
-                v.problems.map(p => p.message).join('; ')
-        )
-      );
-    }
-    if (model.listingError) {
-      this.node.append(
-        el('div', { class: 'jp-ipyckpt-error' }, model.listingError)
-      );
-    }
-    const generations = model.generations ?? [];
-    if (!generations.length) {
-      this.node.append(
-        el(
-          'p',
-          { class: 'jp-ipyckpt-empty' },
-          'No state checkpoints yet. Run a cell with %%checkpoint, or press "Save now".'
-        )
-      );
-      return;
-    }
-    const list = el('ol', { class: 'jp-ipyckpt-generations' });
-    for (const g of generations) {
-      list.append(this._renderGeneration(state, g));
-    }
-    this.node.append(list);
-  }
-
-  private _renderGeneration(state: NotebookState, g: IGeneration): HTMLElement {
-    const check = integrity(g);
-    const problems = (this._verified?.problems ?? []).filter(
-      p => p.generation === g.id
-    );
-    const names = Object.keys(g.variables).sort();
-    const item = el('li', {
-      class: 'jp-ipyckpt-generation',
-      'data-generation': String(g.id)
-    });
-    item.append(
-      el(
-        'div',
-        { class: 'jp-ipyckpt-gen-head' },
-        el('span', { class: 'jp-ipyckpt-gen-id' }, `#${g.id}`),
-        el(
-          'span',
-          {
-            class: 'jp-ipyckpt-gen-time',
-            title: new Date(g.time * 1000).toString()
-          },
-          g.time
-            ? `${formatClock(g.time)} · ${formatAge(g.time)}`
-            : 'unknown time'
-        ),
-        el('span', { class: 'jp-ipyckpt-trigger' }, g.trigger),
-        el(
-          'span',
-          {
-            class: `jp-ipyckpt-integrity jp-ipyckpt-${problems.length ? 'error' : check.level}`,
-            title: problems.map(p => p.message).join('\n') || check.detail
-          },
-          problems.length ? 'damaged' : check.label
-        )
+        { class: 'jp-ipyckpt-header' },
+        el('h2', {}, 'State checkpoints'),
+        this._notebook
       ),
       el(
         'div',
-        { class: 'jp-ipyckpt-gen-facts' },
-        `${formatBytes(g.bytes)} · ${formatDuration(g.duration)} · ${plural(names.length, 'variable')}`
-      )
-    );
-    const skipped = Object.keys(g.skipped).sort();
-    if (skipped.length) {
-      const ul = el('ul', { class: 'jp-ipyckpt-skipped' });
-      for (const name of skipped) {
-        ul.append(el('li', {}, el('code', {}, name), `: ${g.skipped[name]}`));
-      }
-      item.append(
-        el(
-          'div',
-          { class: 'jp-ipyckpt-skipped-title' },
-          `Skipped ${skipped.length}:`
+        { class: 'jp-ipyckpt-toolbar' },
+        button(
+          'Save now',
+          'save',
+          () => void this._run(() => state.save()),
+          'accept'
         ),
-        ul
-      );
-    }
-    const chosen = new Set<string>();
-    if (names.length) {
-      const details = el('details', { class: 'jp-ipyckpt-vars' });
-      details.append(el('summary', {}, 'Variables'));
-      for (const name of names) {
-        const box = el('input', {
-          type: 'checkbox',
-          'data-ipyckpt': `var-${g.id}-${name}`
-        });
-        box.addEventListener('change', () => {
-          if (box.checked) {
-            chosen.add(name);
-          } else {
-            chosen.delete(name);
-          }
-        });
-        const size = g.sizes?.[name];
-        details.append(
-          el(
-            'label',
-            { class: 'jp-ipyckpt-var' },
-            box,
-            el('code', {}, name),
-            ` ${g.variables[name]}${size !== undefined ? ` · ${formatBytes(size)}` : ''}`
-          )
-        );
-      }
-      item.append(details);
-    }
-    const restore = button(
-      'Restore',
-      `restore-${g.id}`,
-      () =>
-        void this._run(() =>
-          state.restore(g.id, chosen.size ? Array.from(chosen) : undefined)
-        ),
-      'accept'
+        button('Verify', 'verify', () => void this._verify(state)),
+        button('Refresh', 'refresh', () => void state.refresh())
+      ),
+      this._summary,
+      this._verifyResult,
+      this._error,
+      this._empty,
+      this._list.node
     );
-    restore.title =
-      'Restore every variable of this state checkpoint (or the ones chosen)';
-    const updateLabel = (): void => {
-      restore.textContent = chosen.size
-        ? `Restore ${plural(chosen.size, 'variable')}`
-        : 'Restore';
-    };
-    item.addEventListener('change', updateLabel);
-    item.append(
-      el(
-        'div',
-        { class: 'jp-ipyckpt-gen-actions' },
-        restore,
-        button('Delete', `delete-${g.id}`, () => void this._delete(state, g))
-      )
-    );
-    return item;
   }
 
-  private async _run(action: () => Promise<unknown>): Promise<void> {
+  private _showVerified(): void {
+    const v = this._verified;
+    this._verifyResult.hidden = !v;
+    if (!v) {
+      return;
+    }
+    this._verifyResult.className = `jp-ipyckpt-verify jp-ipyckpt-${v.ok ? 'ok' : 'error'}`;
+    setText(
+      this._verifyResult,
+      v.ok
+        ? `Verified: ${plural(v.generations, 'generation')}, ${plural(v.blobs, 'blob')}, all good`
+        : `Verify found ${plural(v.problems.length, 'problem')}: ` +
+            v.problems.map(p => p.message).join('; ')
+    );
+  }
+
+  /** Run a user action; show its error as a notification. Resolves to whether it succeeded. */
+  private async _run(action: () => Promise<unknown>): Promise<boolean> {
     try {
       await action();
+      return true;
     } catch (error) {
       Notification.error(String((error as Error).message ?? error), {
         autoClose: 10_000
       });
+      return false;
     }
   }
 
@@ -288,16 +151,19 @@ export class StatePanel extends Widget {
     });
   }
 
-  private async _delete(state: NotebookState, g: IGeneration): Promise<void> {
+  private async _delete(
+    state: NotebookState,
+    g: IGeneration
+  ): Promise<boolean> {
     const answer = await showDialog({
       title: `Delete state checkpoint ${g.id}?`,
       body: `Taken ${g.time ? formatClock(g.time) : '?'} (${g.trigger}); this cannot be undone.`,
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
     });
     if (!answer.button.accept) {
-      return;
+      return false;
     }
-    await this._run(async () => {
+    return this._run(async () => {
       await deleteGeneration(state.path, g.id);
       await state.refresh();
     });
@@ -306,4 +172,16 @@ export class StatePanel extends Widget {
   private _state: NotebookState | null = null;
   private _stop: (() => void) | null = null;
   private _verified: IVerifyResult | null = null;
+  private _list = new GenerationList({
+    restore: async () => false,
+    remove: async () => false
+  });
+  private readonly _notebook = el('div', { class: 'jp-ipyckpt-notebook' });
+  private readonly _summary = el('div', { class: 'jp-ipyckpt-summary' });
+  private readonly _verifyResult = el('div', {
+    class: 'jp-ipyckpt-verify',
+    'data-ipyckpt': 'verify-result'
+  });
+  private readonly _error = el('div', { class: 'jp-ipyckpt-error' });
+  private readonly _empty = el('p', { class: 'jp-ipyckpt-empty' }, EMPTY_TEXT);
 }

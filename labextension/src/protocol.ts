@@ -1,13 +1,9 @@
 /**
- * The messages of the `ipyckpt` comm (see ipyckpt/kernelcomm.py) and of the REST handlers
+ * The messages of the `ipyckpt` comm (see ipyckpt/kernel/comm.py) and of the REST handlers
  * (ipyckpt/server/handlers.py). Field names follow the Python side.
  */
 
-/** Must equal ipyckpt.kernelcomm.PROTOCOL_VERSION. */
-export const PROTOCOL_VERSION = 1;
-
-/** The comm target registered by `%load_ext ipyckpt`. */
-export const COMM_TARGET = 'ipyckpt';
+export { COMM_TARGET, PROTOCOL_VERSION } from './protocolVersion';
 
 /** The notebook metadata key that records that a notebook uses ipyckpt. */
 export const METADATA_KEY = 'ipyckpt';
@@ -55,9 +51,13 @@ export interface IKernelStatus {
   saving: ISaving | null;
   last_error: string | null;
   last_restore: IRestoreInfo | null;
+  /** The restore (or refusal) above happened as this kernel process started. */
+  fresh_kernel: boolean;
+  /** A frontend already told the user about it: nobody tells it again. */
+  noticed: boolean;
 }
 
-/** One generation as listed by the server (ipyckpt.reports.GenerationInfo). */
+/** One generation as listed by the server (ipyckpt.store.reports.GenerationInfo). */
 export interface IGeneration {
   id: number;
   time: number;
@@ -69,6 +69,8 @@ export interface IGeneration {
   error: string | null;
   problem: string | null;
   sizes: { [name: string]: number };
+  /** What a variable inspector shows ("list[100000]"), recorded at save time. */
+  summaries?: { [name: string]: string };
 }
 
 export interface IGenerationList {

@@ -179,6 +179,16 @@ describe('Channel', () => {
     });
   });
 
+  it("tells the kernel the user was told of its start ('noticed')", async () => {
+    const { channel, kernel } = setup();
+    const comm = await connect(channel, kernel);
+    const noticed = channel.noticed();
+    const [request] = comm.sent;
+    expect(request).toMatchObject({ type: 'noticed' });
+    comm.receive({ type: 'reply', id: request.id, ok: true, result: true });
+    await expect(noticed).resolves.toBe(true);
+  });
+
   it('applies pushed status and progress to the model', async () => {
     const { model, calls, channel, kernel } = setup();
     const comm = await connect(channel, kernel);

@@ -16,6 +16,8 @@ export function kernelStatus(
     saving: null,
     last_error: null,
     last_restore: null,
+    fresh_kernel: true,
+    noticed: false,
     ...extra
   };
 }

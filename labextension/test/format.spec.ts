@@ -4,8 +4,10 @@ import {
   formatClock,
   formatDuration,
   integrity,
+  nextAgeChange,
   restoreDetails,
-  restoreNotice
+  restoreNotice,
+  variableSummary
 } from '../src/format';
 import { IGeneration, IRestoreInfo } from '../src/protocol';
 
@@ -115,5 +117,45 @@ describe('integrity', () => {
       'error'
     );
     expect(integrity(gen({ error: 'ValueError: x' })).level).toBe('warning');
+  });
+});
+
+describe('variableSummary', () => {
+  it('prefers the summary recorded at save time', () => {
+    expect(variableSummary('builtins.list', 'list[100000]')).toBe(
+      'list[100000]'
+    );
+    expect(
+      variableSummary('pandas.core.frame.DataFrame', 'DataFrame 1,000,000 × 3')
+    ).toBe('DataFrame 1,000,000 × 3');
+  });
+
+  it('drops the module of the type otherwise (older checkpoints)', () => {
+    expect(variableSummary('builtins.bool')).toBe('bool');
+    expect(variableSummary('numpy.ndarray', '')).toBe('ndarray');
+    expect(variableSummary('Thing')).toBe('Thing');
+  });
+});
+
+describe('nextAgeChange', () => {
+  it('is when the "ago" text changes next', () => {
+    expect(nextAgeChange(3)).toBe(7); // "just now" until 10 s
+    expect(nextAgeChange(12.5)).toBeCloseTo(0.5); // then each second
+    expect(nextAgeChange(125)).toBe(55); // "2 min ago" until 180 s
+    expect(nextAgeChange(3600 * 5 + 10)).toBe(3590);
+    expect(nextAgeChange(86400 * 2 + 1)).toBe(86399);
+  });
+
+  it('always agrees with formatAge', () => {
+    for (const age of [0, 9.9, 10, 59.5, 61, 3599, 3600, 86399.5, 90000]) {
+      const now = 1_000_000;
+      const next = nextAgeChange(age);
+      expect(formatAge(now - age - next + 0.001, now)).toBe(
+        formatAge(now - age, now)
+      );
+      expect(formatAge(now - age - next - 0.001, now)).not.toBe(
+        formatAge(now - age, now)
+      );
+    }
   });
 });

@@ -203,3 +203,39 @@ def test_progress_is_pushed_while_a_snapshot_is_written(open_kernel: Any) -> Non
     assert progress[-1]["done"] > 0
     events = [(m.get("data") or {}).get("event") for m in fe.messages]
     assert [e for e in events if e] == ["saving", "saved"]
+
+
+def test_a_kernel_start_is_told_once_and_a_later_load_is_no_start(open_kernel: Any) -> None:
+    """JupyterLab notifies only about a real kernel start, and only once (the kernel remembers)."""
+    k = open_kernel()
+    fe = Frontend(k)
+    fe.execute("%load_ext ipyckpt\n%checkpoint save")
+    k.km.restart_kernel(now=True)
+    k.client.wait_for_ready(timeout=60)
+    fe.messages.clear()
+    fe.execute("x = 1\n%load_ext ipyckpt")
+    status = fe.wait_for(lambda m: m["msg_type"] == "comm_open")["data"]["status"]
+    assert status["fresh_kernel"] is True and status["noticed"] is False
+    comm_id = fe.open({"type": "hello", "version": PROTOCOL_VERSION, "id": "h"})
+    fe.reply(comm_id, "h")
+    fe.request(comm_id, {"type": "noticed", "id": "n"})
+    assert fe.reply(comm_id, "n")["ok"] is True
+    fe.request(comm_id, {"type": "status", "id": "s"})
+    assert fe.reply(comm_id, "s")["result"]["noticed"] is True, "a reloaded page stays quiet"
+
+    fe.messages.clear()
+    fe.execute("%reset -f\n%unload_ext ipyckpt\n%load_ext ipyckpt")
+    again = fe.wait_for(lambda m: m["msg_type"] == "comm_open")["data"]["status"]
+    assert again["autorestore"] is not None, "the state came back"
+    assert again["fresh_kernel"] is False, "but no kernel started"
+
+
+def test_clear_is_pushed_at_once(open_kernel: Any) -> None:
+    k = open_kernel()
+    fe = Frontend(k)
+    fe.execute("%load_ext ipyckpt\n%checkpoint save")
+    comm_id = fe.open({"type": "hello", "version": PROTOCOL_VERSION, "id": "h"})
+    assert fe.reply(comm_id, "h")["result"]["last_save"] is not None
+    fe.execute("%checkpoint clear --yes")
+    cleared = fe.wait_for(lambda m: (m.get("data") or {}).get("event") == "cleared")
+    assert cleared["data"]["status"]["last_save"] is None
