@@ -88,3 +88,56 @@ def test_the_extension_keeps_one_state_on_the_shell_and_unload_removes_everythin
         """
     )
     assert proc.stdout.strip().endswith("ok")
+
+
+TERMINATION = """
+import sys
+from ipyckpt.cells import ResumeInfo, TerminationHandler, run_cell
+from ipyckpt.safepoints import SafepointRuntime, instrument
+
+cell = instrument(sys.argv[1])
+
+def on_snapshot(position, trigger):
+    print("snapshot", trigger, "at", ResumeInfo.at(cell, position).where, flush=True)
+
+def idle(trigger):
+    print("idle snapshot", trigger, flush=True)
+
+TerminationHandler(grace=lambda: float(sys.argv[2]), snapshot_idle=idle).install()
+runtime = SafepointRuntime(interval=None, on_snapshot=on_snapshot)
+run_cell(cell, {}, runtime, filename="<cell>")
+print("cell finished", flush=True)
+import os, signal
+os.kill(os.getpid(), signal.SIGTERM)  # now idle
+print("still running after an idle SIGTERM", flush=True)
+"""
+
+
+def test_sigterm_in_a_loop_snapshots_at_the_next_iteration_then_exits() -> None:
+    loop = (
+        "import os, signal\n"
+        "for i in range(5):\n"
+        "    if i == 2:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    print('iteration', i, flush=True)\n"
+    )
+    proc = run_python(TERMINATION, loop, "60", check=False)
+    assert proc.returncode == 128 + 15, proc.stderr
+    assert "iteration 2\nsnapshot sigterm at statement 2, iteration 3 of for i in range(5)\n" in (
+        proc.stdout
+    )
+    assert "\niteration 3" not in proc.stdout
+    assert "cell finished" not in proc.stdout
+
+
+def test_sigterm_when_idle_snapshots_at_once_then_exits() -> None:
+    proc = run_python(TERMINATION, "x = 1", "60", check=False)
+    assert proc.returncode == 128 + 15, proc.stderr
+    assert proc.stdout.splitlines()[-2:] == ["cell finished", "idle snapshot sigterm"]
+
+
+def test_the_watchdog_ends_a_cell_stuck_in_one_statement() -> None:
+    stuck = "import os, signal, time\n(os.kill(os.getpid(), signal.SIGTERM), time.sleep(60))\n"
+    proc = run_python(TERMINATION, stuck, "0.5", check=False, timeout=30)
+    assert proc.returncode == 128 + 15, proc.stderr
+    assert "snapshot" not in proc.stdout  # never mid-statement

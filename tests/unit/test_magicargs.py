@@ -58,3 +58,13 @@ def test_help_works_for_every_magic_in_a_shell() -> None:
     assert "usage: %%checkpoint [every=DURATION|auto]" in checkpoint
     assert "request_memory=4GB: request_memory of the job" in doc
     assert "UsageError" not in proc.stderr
+
+
+def test_every_checkpoint_subcommand_has_a_parser_and_a_function() -> None:
+    import argparse
+
+    from ipyckpt.kernel.commands import SUBCOMMANDS, build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(subparsers.choices) == set(SUBCOMMANDS)
