@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ipyckpt.exitcodes import CLI_OK, CLI_PROBLEMS, CLI_USAGE
 from ipyckpt.store.errors import IpyckptError
 
 if TYPE_CHECKING:
     from ipyckpt.store.engine import Store
 from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
 
-OK, PROBLEMS, USAGE = 0, 1, 2
+OK, PROBLEMS, USAGE = CLI_OK, CLI_PROBLEMS, CLI_USAGE
 STORE_HELP = (
     "a store directory, or a notebook (NAME.ipynb: its store, found as its kernel finds it)"
 )

@@ -1,4 +1,4 @@
-"""Every process exit code ipyckpt uses, in one place (kernel, HTCondor runner and bootstrap).
+"""Every process exit code ipyckpt uses, in one place (kernel, HTCondor runner, bootstrap, CLI).
 
 HTCondor's submit description refers to them too (``checkpoint_exit_code``, ``retry_until``), so
 changing a value here changes what the pool does with a job.
@@ -22,3 +22,8 @@ EXIT_SIGTERM = 128 + signal.SIGTERM  # what a shell reports for a process ended 
 NO_RETRY_EXIT_CODES = (
     EXIT_USER_ERROR, EXIT_BAD_PAYLOAD, EXIT_MISSING_DEPENDENCY, EXIT_NO_PROGRESS
 )  # fmt: skip
+
+# the `ipyckpt` command
+CLI_OK = 0
+CLI_PROBLEMS = 1  # e.g. verify found a damaged generation
+CLI_USAGE = 2  # bad arguments (argparse's own code)
