@@ -9,7 +9,8 @@ snapshot of the notebook's variables. It picks the values, tells the listeners, 
 :class:`InProcessSaver` (pickles and writes in this process, while the cell waits); a forked
 background saver (issue 13) implements the same :class:`Saver` protocol, is assigned to
 ``session.saver`` and reports a generation published later through :meth:`StateSession.saved`:
-nothing above this module changes.
+nothing above this module changes. (The HTCondor runner saves with its own job-signed Store and
+exits 85 right after, so it has no use for a background saver.)
 """
 
 from __future__ import annotations
