@@ -568,13 +568,20 @@ class Store:
 
     def delete(self, generation: int) -> GcReport:
         """Delete one generation and every blob that no remaining generation uses."""
-        with self._lock(exclusive=True):
-            if generation not in self.generation_ids():
-                raise NoCheckpoint(
-                    f"state checkpoint generation {generation} does not exist in {self.directory}"
-                )
-            self._gen_path(generation).unlink()
-            return self._collect(keep=len(self.generation_ids()))
+        try:
+            with self._lock(exclusive=True):
+                if generation not in self.generation_ids():
+                    raise NoCheckpoint(
+                        f"state checkpoint generation {generation} does not exist in "
+                        f"{self.directory}"
+                    )
+                self._gen_path(generation).unlink()
+                return self._collect(keep=len(self.generation_ids()))
+        except OSError as exc:
+            raise CheckpointWriteError(
+                f"could not delete state checkpoint generation {generation} in "
+                f"{self.directory}: {exc.strerror or exc}; the other generations are intact"
+            ) from None
 
     def destroy(self) -> None:
         """Delete the store: every file ipyckpt created in it, then its directories if empty.
@@ -603,9 +610,19 @@ class Store:
             self.directory.rmdir()
 
     def gc(self, keep: int | None = None) -> GcReport:
-        """Remove generations beyond the newest ``keep`` and every blob none of the rest uses."""
-        with self._lock(exclusive=True):
-            return self._collect(keep=self.keep if keep is None else keep)
+        """Remove generations beyond the newest ``keep`` and every blob none of the rest uses.
+
+        Raises :class:`CheckpointWriteError` if a file cannot be removed; every generation that
+        is left is whole (manifests go before the blobs only they used).
+        """
+        try:
+            with self._lock(exclusive=True):
+                return self._collect(keep=self.keep if keep is None else keep)
+        except OSError as exc:
+            raise CheckpointWriteError(
+                f"could not collect old state checkpoints in {self.directory}: "
+                f"{exc.strerror or exc}; every generation left is intact"
+            ) from None
 
     def _collect(self, *, keep: int) -> GcReport:
         """Keep the newest ``keep`` good generations (and any damaged or untrusted one newer

@@ -6,11 +6,13 @@ corrupted signing key) or carried by a variable (a ``__reduce__`` that never ret
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from ipyckpt import Store
+from tests.faults.test_hostile_files import HOSTILE
 
 INJECTING_CELL = """%%checkpoint every=0.05s
 import json, os, time
@@ -34,6 +36,7 @@ for step in range(12):
         for n, text in enumerate(hostile.values()):
             (gens / f"{{90 + n:08d}}.json").write_text(text)
     if step == 8:  # and the signing key is damaged
+        key.with_name("key.bak").write_bytes(key.read_bytes())
         key.write_text("this is not a key")
     time.sleep(0.06)
 print("cell finished", total)
@@ -62,6 +65,19 @@ def test_hostile_manifests_and_a_corrupt_key_mid_cell_never_abort_it(
         line for line in loaded.stderr.splitlines() if "signing key" in line
     ], "one line about the key, no traceback"
     assert "could not restore the state checkpoint" in loaded.stderr
+    k2.kill()
+    key = Path(k2.env["JUPYTER_DATA_DIR"]) / "ipyckpt" / "signing.key"
+    key.write_bytes(key.with_name("key.bak").read_bytes())  # the user repairs the key
+    good = max(i.id for i in Store(directory).generations() if i.problem is None)
+    doc = json.loads((directory / "generations" / f"{good:08d}.json").read_text())
+    for n, build in enumerate(HOSTILE.values()):  # hostile files newer than every good one
+        (directory / "generations" / f"{good + 1 + n:08d}.json").write_bytes(build(dict(doc)))
+    k3 = open_kernel(IPYCKPT_STORE=str(directory))
+    restored = k3.run("%load_ext ipyckpt")
+    assert f"from state checkpoint {good} " in restored.stdout, restored.text
+    assert restored.stderr.strip() == ""
+    step, total = k3.value("(step, total)")
+    assert total == step * (step - 1) // 2, "taken at the top of an iteration: consistent"
 
 
 HUNG_CELL = """%%checkpoint every=0.2s

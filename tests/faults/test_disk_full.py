@@ -39,6 +39,20 @@ def test_real_full_disk_keeps_the_previous_generation(tiny_fs: Path) -> None:
     assert store.verify().ok
 
 
+def test_gc_and_delete_on_a_read_only_filesystem_leave_every_generation(tiny_fs: Path) -> None:
+    store = Store(tiny_fs / "s", keep=5)
+    for k in range(3):
+        store.save({"arr": np.full(10_000, float(k)), "k": k})
+    manifests = {p.name: p.read_bytes() for p in (tiny_fs / "s" / "generations").iterdir()}
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    with pytest.raises(CheckpointWriteError, match=r"Read-only file system.*intact"):
+        store.gc(keep=1)
+    with pytest.raises(CheckpointWriteError, match=r"Read-only file system.*intact"):
+        store.delete(1)
+    assert {p.name: p.read_bytes() for p in (tiny_fs / "s" / "generations").iterdir()} == manifests
+    assert [store.load(generation=g).values["k"] for g in (3, 2, 1)] == [2, 1, 0]
+
+
 def test_read_only_filesystem_is_a_clear_error(tiny_fs: Path) -> None:
     store = Store(tiny_fs / "s")
     store.save({"x": 1})
