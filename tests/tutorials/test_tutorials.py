@@ -79,7 +79,8 @@ EXPECTED = {
         "with trust=True: {'gift': 'a pickle from someone else'}",
         "has been modified since it was signed",
         "rw-------",
-        "restored 3 variables from state checkpoint 1",
+        "restored 3 variables from state checkpoint 2",
+        "weights restored from generation 1",
         "is damaged: its content changed",
     ],
 }
