@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ipyckpt.cells import ResumeInfo
+from ipyckpt.history import INFO_KEY, CellHistory
 from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
 from ipyckpt.store.errors import IpyckptError, StoreFormatError
 from ipyckpt.store.reports import LoadReport, SaveReport
+from ipyckpt.store.retention import Policy
 
 if TYPE_CHECKING:
     from ipyckpt.store.engine import Store
@@ -147,6 +150,9 @@ class StateSession:
         self.pending_resume: PendingResume | None = None
         self.cells_run_since_restore = 0
         self.snapshot_deadline: float | None = None  # None: max(10 min, 10x the last snapshot)
+        self.history = CellHistory()  # the cells run, and which cell made each variable
+        self.retention: Policy | None = None  # what survives a save unless keep= is given
+        self.last_saved_at: float | None = None  # wall time of the last snapshot (any trigger)
         # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernel.comm): "saving",
         # "progress", "saved", "save_failed", "restored", "cleared". They must never break a save.
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -179,7 +185,9 @@ class StateSession:
                 "`%checkpoint name NAME`"
             )
         try:
-            return Store(location, keep=keep or self.keep)
+            return Store(
+                location, keep=keep or self.keep, retention=None if keep else self.retention
+            )
         except StoreFormatError as exc:
             if os.environ.get(STORE_ENV):  # say where the directory came from
                 raise StoreFormatError(f"{STORE_ENV}={location}: {exc}") from None
@@ -201,6 +209,7 @@ class StateSession:
         """
         store = self.store(keep)
         namespace = {n: self.user_ns[n] for n in names if n in self.user_ns}
+        info = {**(info or {}), INFO_KEY: self.history.snapshot_info(trigger)}
         if self.listeners:
             previous = self.last_save
             self.emit("saving", trigger=trigger, estimate=previous.bytes_total if previous else 0)
@@ -229,6 +238,7 @@ class StateSession:
         child reaped afterwards) calls it when the generation is really published.
         """
         self.last_save = report
+        self.last_saved_at = time.time()
         self.emit("saved", report=report)
 
     def deadline(self) -> float:
@@ -252,6 +262,7 @@ class StateSession:
         conflicts = sorted(n for n in report.values if n in keep_existing)
         restored = sorted(n for n in report.values if n not in keep_existing)
         self.user_ns.update({n: report.values[n] for n in restored})
+        self.history.adopt(report.info, restored)
         outcome = RestoreOutcome(report, restored, conflicts)
         self.last_restore = outcome
         self.cells_run_since_restore = 0
