@@ -66,6 +66,10 @@ class AutosaveClock:
         self.last_pause = pause
         self.dirty = False
 
+    def forget_snapshots(self) -> None:
+        """The snapshots were deleted: nothing is protected, nothing is pending."""
+        self.last_snapshot, self.last_pause, self.dirty = None, 0.0, False
+
     def describe(self) -> str:
         """``every 30s after cells that changed state`` / ``off``."""
         interval = self.effective_interval()

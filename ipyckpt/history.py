@@ -195,12 +195,13 @@ def _imports(statement: ast.Import | ast.ImportFrom) -> dict[str, str]:
 class CellRecord:
     """One executed cell, as snapshots and provenance refer to it."""
 
-    key: str  # "<kernel token>:<execution count>", unique across kernel restarts
+    key: str  # "<kernel token>:<run number>", unique across kernel restarts
     count: int
     source_hash: str
     first_line: str
     cell_id: str | None = None
-    source: str = ""
+    source: str = ""  # as typed
+    code: str = ""  # the Python IPython ran (magics transformed)
     reads: list[str] = field(default_factory=list)
     imports: dict[str, str] = field(default_factory=dict)
     started: float = 0.0  # wall-clock time the cell started
@@ -225,6 +226,7 @@ class CellRecord:
             first_line=str(doc["first_line"]),
             cell_id=None if doc.get("cell_id") is None else str(doc["cell_id"]),
             source=str(doc.get("source", "")),
+            code=str(doc.get("code", "")),
             reads=[str(n) for n in doc.get("reads", [])],
             imports={str(k): str(v) for k, v in dict(doc.get("imports", {})).items()},
             started=float(doc.get("started", 0.0)),
@@ -240,30 +242,40 @@ class SnapshotCell:
     cell: CellRecord
     state: str
 
+    def describe(self) -> str:
+        """``after cell [12] fit(X)`` / ``during cell [12] for ...``."""
+        return f"{self.state} cell {self.cell.label()}"
+
 
 class CellHistory:
     """The cells this kernel ran and, for every variable, the cell that last assigned it."""
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token or uuid.uuid4().hex[:8]  # tells apart kernels with the same counts
+        self.runs = 0  # cells begun in this kernel (execution counts may repeat)
         self.cells: dict[str, CellRecord] = {}  # only cells that made a live variable are kept
         self.provenance: dict[str, str] = {}  # variable -> key of the cell that last assigned it
         self.running: CellRecord | None = None
         self.running_code = CellCode()
         self.last: CellRecord | None = None
+        # names a restore or recompute set during the running cell: they keep the provenance
+        # they were given, not the running cell's
+        self.pinned: set[str] = set()
 
     def begin(
         self, source: str, count: int, *, cell_id: str | None = None, code: str | None = None
     ) -> CellRecord:
         """A cell starts: ``source`` as typed, ``code`` as Python (IPython-transformed)."""
         self.running_code = analyze(source if code is None else code)
+        self.runs += 1
         self.running = CellRecord(
-            key=f"{self.token}:{count}",
+            key=f"{self.token}:{self.runs}",
             count=count,
             source_hash=source_hash(source),
             first_line=first_line(source),
             cell_id=cell_id,
             source=source,
+            code=source if code is None else code,
             reads=sorted(self.running_code.reads),
             imports=dict(self.running_code.imports),
             started=time.time(),
@@ -279,9 +291,11 @@ class CellHistory:
             return None
         cell.duration = max(0.0, time.time() - cell.started)
         cell.ok = ok
-        self._assign(cell, set(self.running_code.writes) | set(rebound))
-        for name in set(removed) | set(self.running_code.deletes):
+        assigned = set(self.running_code.writes) | set(rebound)
+        self._assign(cell, assigned - self.pinned)
+        for name in (set(removed) | set(self.running_code.deletes)) - self.pinned:
             self.provenance.pop(name, None)
+        self.pinned = set()
         self.last = cell
         self._forget_unused_cells()
         return cell
@@ -334,6 +348,16 @@ class CellHistory:
             if key in cells and (name in restored or name not in self.provenance):
                 self.provenance[name] = key
                 self.cells[key] = cells[key]
+        if self.running is not None:
+            self.pinned |= restored
+        self._forget_unused_cells()
+
+    def forget(self, names: Iterable[str]) -> None:
+        """``names`` were removed by a restore: no cell made them any more."""
+        for name in names:
+            self.provenance.pop(name, None)
+        if self.running is not None:
+            self.pinned |= set(names)
         self._forget_unused_cells()
 
 
@@ -346,6 +370,16 @@ def _brief(cell: CellRecord) -> dict[str, Any]:
         "cell_id": cell.cell_id,
         "started": cell.started,
     }
+
+
+def carried_missing(info: Mapping[str, Any]) -> dict[str, str]:
+    """Variables an earlier restore could not bring back and that were still undefined when
+    this snapshot was taken (name -> why), so that a later restore can still recompute them."""
+    history = info.get(INFO_KEY)
+    missing = history.get("missing") if isinstance(history, Mapping) else None
+    if not isinstance(missing, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in missing.items()}
 
 
 def snapshot_cell(info: Mapping[str, Any]) -> dict[str, Any] | None:
