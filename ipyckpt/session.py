@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ipyckpt.autosave import AutosaveClock
 from ipyckpt.cells import ResumeInfo
+from ipyckpt.history import INFO_KEY, CellHistory, carried_missing
 from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
 from ipyckpt.store.errors import IpyckptError, StoreFormatError
 from ipyckpt.store.reports import LoadReport, SaveReport
+from ipyckpt.store.retention import Policy
 
 if TYPE_CHECKING:
     from ipyckpt.store.engine import Store
@@ -98,6 +102,15 @@ class RestoreOutcome:
     report: LoadReport
     restored: list[str]
     conflicts: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # did not exist yet at that point
+    made_by: dict[str, str] = field(default_factory=dict)  # not restored name -> its cell
+
+    @property
+    def missing(self) -> dict[str, str]:
+        """Variables of the snapshot that could not be brought back (name -> why)."""
+        carried = carried_missing(self.report.info)
+        missing = {**carried, **self.report.skipped_at_save, **self.report.failed}
+        return {n: r for n, r in missing.items() if n not in self.report.values}
 
     def summary(self) -> str:
         """One short paragraph for the notebook."""
@@ -111,8 +124,13 @@ class RestoreOutcome:
         )
         if self.conflicts:
             text += f"\n  kept your current values of: {', '.join(self.conflicts)}"
-        for name, reason in sorted({**self.report.skipped_at_save, **self.report.failed}.items()):
-            text += f"\n  not restored {name}: {reason}"
+        if self.removed:
+            text += f"\n  removed (made after that point): {', '.join(self.removed)}"
+        for name, reason in sorted(self.missing.items()):
+            cell = self.made_by.get(name)
+            text += f"\n  not restored {name}: {reason}" + (
+                f" — made by cell {cell}" if cell else ""
+            )
         for note in self.report.notes:
             text += f"\n  note: {note}"
         return text
@@ -148,6 +166,13 @@ class StateSession:
         self.pending_resume: PendingResume | None = None
         self.cells_run_since_restore = 0
         self.snapshot_deadline: float | None = None  # None: max(10 min, 10x the last snapshot)
+        self.history = CellHistory()  # the cells run, and which cell made each variable
+        self.retention: Policy | None = None  # what survives a save unless keep= is given
+        self.last_saved_at: float | None = None  # wall time of the last snapshot of everything
+        self.last_saved_cell: str = ""  # "after cell [12] fit(X)" of the last snapshot
+        self.saving_cell: str = ""  # the same, of the snapshot being taken
+        self.unrestored: dict[str, str] = {}  # what the last restore could not bring back
+        self.autosave = AutosaveClock(None)  # when to snapshot after cells (kernel.autosave)
         # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernel.comm): "saving",
         # "progress", "saved", "save_failed", "restored", "cleared". They must never break a save.
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -180,7 +205,9 @@ class StateSession:
                 "`%checkpoint name NAME`"
             )
         try:
-            return Store(location, keep=keep or self.keep)
+            return Store(
+                location, keep=keep or self.keep, retention=None if keep else self.retention
+            )
         except StoreFormatError as exc:
             if os.environ.get(STORE_ENV):  # say where the directory came from
                 raise StoreFormatError(f"{STORE_ENV}={location}: {exc}") from None
@@ -202,6 +229,11 @@ class StateSession:
         """
         store = self.store(keep)
         namespace = {n: self.user_ns[n] for n in names if n in self.user_ns}
+        history = self.history.snapshot_info(trigger)
+        history["missing"] = {n: r for n, r in self.unrestored.items() if n not in self.user_ns}
+        info = {**(info or {}), INFO_KEY: history}
+        where = self.history.current(trigger)
+        self.saving_cell = "" if where is None else where.describe()
         if self.listeners:
             previous = self.last_save
             self.emit("saving", trigger=trigger, estimate=previous.bytes_total if previous else 0)
@@ -230,6 +262,9 @@ class StateSession:
         child reaped afterwards) calls it when the generation is really published.
         """
         self.last_save = report
+        if not report.carried:  # everything was saved, not only some names
+            self.last_saved_at = time.time()
+        self.last_saved_cell = self.saving_cell
         self.emit("saved", report=report)
 
     def deadline(self) -> float:
@@ -247,13 +282,29 @@ class StateSession:
         names: Sequence[str] | None = None,
         trust: bool = False,
         keep_existing: Sequence[str] = (),
+        drop_others: Sequence[str] = (),
     ) -> RestoreOutcome:
-        """Load a generation into the namespace, never overwriting ``keep_existing`` names."""
+        """Load a generation into the namespace, never overwriting ``keep_existing`` names.
+
+        ``drop_others``: current names to delete if that generation did not have them yet (the
+        exact state after a cell, for time travel).
+        """
         report: LoadReport = self.store().load(generation, names, trust=trust)
         conflicts = sorted(n for n in report.values if n in keep_existing)
         restored = sorted(n for n in report.values if n not in keep_existing)
         self.user_ns.update({n: report.values[n] for n in restored})
-        outcome = RestoreOutcome(report, restored, conflicts)
+        known = {*report.values, *report.failed, *report.skipped_at_save}
+        removed = sorted(n for n in drop_others if n not in known and n in self.user_ns)
+        for name in removed:
+            del self.user_ns[name]
+        self.history.adopt(report.info, restored)
+        self.history.forget(removed)
+        outcome = RestoreOutcome(report, restored, conflicts, removed)
+        self.unrestored = {n: r for n, r in outcome.missing.items() if n not in self.user_ns}
+        for name in outcome.missing:
+            cell = self.history.made_by(name)
+            if cell is not None:
+                outcome.made_by[name] = cell.label()
         self.last_restore = outcome
         self.cells_run_since_restore = 0
         self.pending_resume = _pending_resume(report)

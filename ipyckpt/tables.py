@@ -5,13 +5,26 @@ Same columns and relative ages in both; HTML in notebooks, aligned text in termi
 
 from __future__ import annotations
 
+from typing import Any
+
+from ipyckpt.history import snapshot_cell
 from ipyckpt.store.reports import GenerationInfo, format_age, format_bytes
+
+
+def _cell(info: dict[str, Any]) -> str:
+    """``[12] model.fit(X, y)`` after that cell, ``in [12] for ...`` during it, else ``-``."""
+    cell = snapshot_cell(info)
+    if cell is None:
+        return "-"
+    where = "" if cell.get("state") == "after" else "in "
+    return f"{where}[{cell['count']}] {cell.get('first_line', '')}".rstrip()
 
 
 def _rows(infos: list[GenerationInfo]) -> list[list[str]]:
     return [
         [
             str(g.id),
+            _cell(g.info),
             format_age(g.time) if g.time else "?",
             g.trigger,
             str(len(g.variables)),
@@ -24,7 +37,17 @@ def _rows(infos: list[GenerationInfo]) -> list[list[str]]:
     ]
 
 
-_HEADER = ["generation", "taken", "trigger", "variables", "size", "duration", "skipped", "status"]
+_HEADER = [
+    "generation",
+    "cell",
+    "taken",
+    "trigger",
+    "variables",
+    "size",
+    "duration",
+    "skipped",
+    "status",
+]
 
 
 class GenerationTable:

@@ -207,6 +207,8 @@ class KernelChannel:
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
         """Everything the status bar and the notifications need."""
+        from ipyckpt.kernel.timetravel import autosave_status
+
         session = self.session
         location = session.location
         save = session.last_save
@@ -225,6 +227,7 @@ class KernelChannel:
             "last_restore": restore_dict(restore, auto=False) if restore else None,
             "fresh_kernel": self.fresh_kernel,
             "noticed": self.noticed,
+            "protection": autosave_status(self.session),
         }
 
     def _push(self, message: dict[str, Any]) -> None:

@@ -34,11 +34,28 @@ def do_save(session: StateSession, args: argparse.Namespace) -> None:
 
 
 def do_restore(session: StateSession, args: argparse.Namespace) -> None:
-    """``%checkpoint restore [--generation N] [names] [--trust]``: overwrites current values."""
+    """``%checkpoint restore [--generation N | --cell N] [names] [--trust] [--recompute]``.
+
+    Overwrites current values. ``--cell N`` brings back the state right after cell [N]
+    (variables made later are removed); newer generations stay in the store.
+    """
+    from ipyckpt.kernel.timetravel import after_cell, recompute_hint, recompute_missing
+
+    generation, drop = args.generation, []
+    if args.cell is not None:
+        if generation is not None:
+            raise ValueError("give either --cell or --generation, not both")
+        generation = after_cell(session.store(), args.cell)
+        drop = [] if args.names else session.tracked_names()
     outcome = session.restore(
-        generation=args.generation, names=args.names or None, trust=args.trust
+        generation=generation, names=args.names or None, trust=args.trust, drop_others=drop
     )
     print(outcome.summary())
+    hint = recompute_hint(session, outcome)
+    if hint and not args.recompute:
+        print(hint)
+    if args.recompute:
+        recompute_missing(session, outcome)
 
 
 def do_list(session: StateSession, args: argparse.Namespace) -> GenerationTable:
@@ -50,6 +67,9 @@ def do_list(session: StateSession, args: argparse.Namespace) -> GenerationTable:
 def do_status(session: StateSession, args: argparse.Namespace) -> None:
     """``%checkpoint status``: store location, last save (size, time, throughput), last restore."""
     print(f"store: {session.location or 'none (use %checkpoint name NAME)'}")
+    from ipyckpt.kernel.timetravel import protection_line
+
+    print(protection_line(session))
     save = session.last_save
     if save is not None:
         rate = save.bytes_written / save.seconds if save.seconds > 0 else 0.0
@@ -93,6 +113,8 @@ def do_clear(session: StateSession, args: argparse.Namespace) -> None:
     session.pending_resume = None
     session.last_save = None  # nothing is tracked any more: no shutdown snapshot
     session.emit("cleared")  # JupyterLab's status bar and panel show it at once
+    session.last_saved_at = None
+    session.autosave.forget_snapshots()  # autosave starts again with the next change
     print(f"deleted {store.directory}")
 
 
@@ -128,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*")
     p.add_argument("--generation", "-g", type=int, default=None)
     p.add_argument("--trust", action="store_true", help="load even if not signed by your key")
+    p.add_argument("--cell", "-c", type=int, default=None, help="the state right after cell [N]")
+    p.add_argument(
+        "--recompute",
+        action="store_true",
+        help="then re-run the cells that made the variables that could not be stored",
+    )
     sub.add_parser("list", help="list the generations, newest first")
     sub.add_parser("status", help="where the store is, last save and last restore")
     sub.add_parser("verify", help="check every manifest, signature and blob")

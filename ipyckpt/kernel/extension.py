@@ -37,6 +37,10 @@ def load_ipython_extension(ip: Any) -> None:
     ip.register_magics(state.condor)
     state.hooks.install()
     ip.events.register("post_run_cell", session.note_cell_run)
+    from ipyckpt.kernel.autosave import CellWatcher
+
+    checkpointer.cell_watcher = CellWatcher(checkpointer)
+    checkpointer.cell_watcher.install()
     attach_state(ip, state)
     message = autorestore(session) if checkpointer.autorestore else None
     if message:
@@ -57,6 +61,8 @@ def unload_ipython_extension(ip: Any) -> None:
         state.channel.unregister()
     state.hooks.uninstall()
     ip.events.unregister("post_run_cell", state.session.note_cell_run)
+    if state.checkpointer.cell_watcher is not None:
+        state.checkpointer.cell_watcher.uninstall()
     for kind in ("line", "cell"):
         registered = ip.magics_manager.magics[kind]
         for name, owner in (("checkpoint", state.checkpointer), ("condor", state.condor)):

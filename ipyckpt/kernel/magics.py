@@ -12,12 +12,14 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, Unicode, validate
 
+from ipyckpt.autosave import DEFAULT_INTERVAL, parse_autosave
 from ipyckpt.durations import parse_duration
 from ipyckpt.kernel.cellrun import CellSettings, prepare_cell
 from ipyckpt.kernel.commands import build_parser, run_subcommand
 from ipyckpt.kernel.usage import one_line_errors
 from ipyckpt.magicargs import CHECKPOINT_OPTIONS, CellOptions, parse_cell_line
 from ipyckpt.session import StateSession
+from ipyckpt.store.retention import DEFAULT_BUDGET, parse_budget, tiered
 
 
 @magics_class
@@ -30,7 +32,22 @@ class Checkpointer(Magics):
         "Default: a .ipyckpt folder beside the notebook. IPYCKPT_STORE overrides it with an "
         "exact store directory, for batch jobs.",
     ).tag(config=True)
-    keep = Int(3, help="How many generations of state checkpoints to keep.").tag(config=True)
+    keep = Int(
+        3,
+        help="The newest generations always kept. Older ones are thinned with age (all of the "
+        "last hour, one per hour for a day, one per day for a week) within Checkpointer.budget; "
+        "%%checkpoint keep=N keeps exactly the newest N.",
+    ).tag(config=True)
+    budget = Unicode(
+        DEFAULT_BUDGET,
+        help="Disk budget of a notebook's state checkpoints: a multiple of the state's size "
+        "(3x), a size (2GB), or off. The newest generations are kept even beyond it.",
+    ).tag(config=True)
+    autosave = Unicode(
+        DEFAULT_INTERVAL,
+        help="Snapshot the session after cells that changed state, at most this often (e.g. "
+        "30s, 5m), and always after a cell that ran longer than this; off disables it.",
+    ).tag(config=True)
     autorestore = Bool(
         True,
         help="Restore the newest good, signed state checkpoint when the extension loads in a "
@@ -63,6 +80,16 @@ class Checkpointer(Magics):
             raise ValueError("Checkpointer.keep must be at least 1")
         return int(proposal["value"])
 
+    @validate("autosave")
+    def _check_autosave(self, proposal: Any) -> str:
+        parse_autosave(proposal["value"])
+        return str(proposal["value"])
+
+    @validate("budget")
+    def _check_budget(self, proposal: Any) -> str:
+        parse_budget(proposal["value"])
+        return str(proposal["value"])
+
     @validate("default_every", "mtbf", "snapshot_deadline")
     def _check_duration(self, proposal: Any) -> str:
         if proposal["value"] or proposal["trait"].name != "snapshot_deadline":
@@ -74,7 +101,8 @@ class Checkpointer(Magics):
         self.session = StateSession(
             shell.user_ns, hidden=shell.user_ns_hidden, folder=self.directory, keep=self.keep
         )
-        self.observe(self._sync_session, names=["directory", "keep", "snapshot_deadline"])
+        self.cell_watcher: Any = None  # ipyckpt.kernel.autosave.CellWatcher, set by the extension
+        self.observe(self._sync_session, names=["directory", "keep", "snapshot_deadline", "budget"])
         self._sync_session(None)
         self._parser = build_parser()
 
@@ -83,6 +111,11 @@ class Checkpointer(Magics):
         self.session.keep = self.keep
         deadline = self.snapshot_deadline
         self.session.snapshot_deadline = parse_duration(deadline) if deadline else None
+        self.session.retention = tiered(parse_budget(self.budget), keep_newest=self.keep)
+
+    def autosave_interval(self) -> float | None:
+        """Seconds between autosaves (None: off)."""
+        return parse_autosave(self.autosave)
 
     @cell_magic
     @CHECKPOINT_OPTIONS.document

@@ -52,6 +52,7 @@ from ipyckpt.store.reports import (
     SaveReport,
     VerifyReport,
 )
+from ipyckpt.store.retention import Footprint, Policy
 from ipyckpt.store.saveplan import assemble_manifest, check_names, plan_save
 from ipyckpt.store.serialize import (
     BlobRef,
@@ -85,11 +86,13 @@ class Store:
         keep: int = 3,
         key: bytes | None = None,
         lock_timeout: float = 60.0,
+        retention: Policy | None = None,
     ) -> None:
         if keep < 1:
             raise ValueError(f"keep must be at least 1 (got {keep})")
         self.directory = Path(directory).expanduser().absolute()
         self.keep = keep
+        self.retention = retention  # what survives a save; None: the newest ``keep``
         self.lock_timeout = lock_timeout
         self._key = key
         self._check_is_store()
@@ -284,9 +287,10 @@ class Store:
         return report
 
     def _collect_after_save(self) -> list[str]:
-        """Prune to ``keep`` generations; a failure here never fails the (published) save."""
+        """Prune to ``keep`` generations (or what ``retention`` keeps); a failure here never
+        fails the (published) save."""
         try:
-            self._collect(keep=self.keep)
+            self._collect(keep=self.keep, policy=self.retention)
         except OSError as exc:
             return [
                 f"could not remove old generations ({exc.strerror or exc}); the next save retries"
@@ -624,10 +628,10 @@ class Store:
                 f"{exc.strerror or exc}; every generation left is intact"
             ) from None
 
-    def _collect(self, *, keep: int) -> GcReport:
+    def _collect(self, *, keep: int, policy: Policy | None = None) -> GcReport:
         """Keep the newest ``keep`` good generations (and any damaged or untrusted one newer
-        than them, so such a file can never push a good generation out); remove the rest and
-        every blob no kept generation uses."""
+        than them, so such a file can never push a good generation out), plus what ``policy``
+        keeps; remove the rest and every blob no kept generation uses."""
         ids = self.generation_ids()
         referenced: set[str] = set()
         good = kept = 0
@@ -640,6 +644,10 @@ class Store:
                 referenced.update(m.blobs())
                 good += problem is None
         removed = ids[kept:]
+        if policy is not None:
+            chosen = self._kept_by(policy, ids, kept)
+            removed = [gid for gid in ids if gid not in chosen]
+            referenced = self._blobs_of(chosen)
         for gid in removed:
             self._gen_path(gid).unlink(missing_ok=True)
         count, freed = self._remove_blobs_except(referenced)
@@ -660,6 +668,24 @@ class Store:
                 n, size = fsio.remove_matching(shard, _HASH, keep=referenced.__contains__)
                 count, freed = count + n, freed + size
         return count, freed
+
+    def _kept_by(self, policy: Policy, ids: list[int], newest: int) -> list[int]:
+        """The generations ``policy`` keeps, and always the ``newest`` ones."""
+        footprints = []
+        for gid in ids:
+            with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
+                m = self._read_manifest(gid, trust=True)[0]
+                footprints.append(Footprint(gid, m.created, m.blobs()))
+        chosen = policy(footprints, time.time()) | set(ids[:newest])
+        return [gid for gid in ids if gid in chosen]
+
+    def _blobs_of(self, generations: list[int]) -> set[str]:
+        """Every blob the (readable) ``generations`` use."""
+        referenced: set[str] = set()
+        for gid in generations:
+            with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
+                referenced.update(self._read_manifest(gid, trust=True)[0].blobs())
+        return referenced
 
 
 def _naming(

@@ -37,3 +37,17 @@ def test_benchmark_script_measures_every_tool_side_by_side(tmp_path: Path) -> No
         "cell_overhead_ms",
     }
     assert "| small | ipyckpt |" in run.stdout and "per cell" in run.stdout
+
+
+def test_autosave_benchmark_measures_every_cell_in_every_mode(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.autosave", "--workloads", "small", "--scale", "0.01",
+         "--repeat", "1", "--disk", "3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    cells, disk = (json.loads(line) for line in run.stdout.splitlines() if line.startswith("{"))
+    assert set(cells["seconds"]) == {"pass", "small += 1", "read array", "arr[0] += 1"}
+    assert all(t["due"] > 0 for t in cells["seconds"].values())
+    assert disk["generations"] >= 2 and disk["store_bytes"] > disk["state_bytes"] > 0
+    assert "+idle ms" in run.stdout

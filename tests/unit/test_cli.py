@@ -44,7 +44,7 @@ def test_list_show_verify_gc(store_dir: Path) -> None:
     lines = listed.stdout.splitlines()
     assert lines[0] == f"state checkpoints in {store_dir}"
     # the same table as %checkpoint list: headers and relative ages
-    assert lines[1].split()[:3] == ["generation", "taken", "trigger"]
+    assert lines[1].split()[:4] == ["generation", "cell", "taken", "trigger"]
     assert lines[2].split()[0] == "2" and "end" in lines[2] and " s ago" in lines[2]
     assert (
         lines[3].split()[0] == "1"

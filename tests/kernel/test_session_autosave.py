@@ -1,0 +1,173 @@
+"""The whole session without a magic: autosave after cells, SIGKILL, time travel to a cell,
+retention, and recompute of what could not be pickled (real kernels, real SIGKILL)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kernel.conftest import Kernel
+
+CONFIG = """
+c.InteractiveShellApp.extensions = ['ipyckpt']
+c.Checkpointer.autosave = '1s'
+"""
+
+
+@pytest.fixture
+def session_kernel(open_kernel: Any, kernel_env: dict[str, str]) -> Any:
+    """``session_kernel()`` starts a kernel that loads ipyckpt from its config: no magic at all."""
+    profile = Path(kernel_env["IPYTHONDIR"]) / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.py").write_text(CONFIG)
+    return open_kernel
+
+
+def store_of(kernel: Kernel) -> Path:
+    return kernel.notebook.parent / ".ipyckpt" / kernel.notebook.name
+
+
+def manifests(store: Path) -> dict[int, dict[str, Any]]:
+    """Every published manifest of the store, by generation."""
+    out = {}
+    for path in sorted((store / "generations").glob("*.json")):
+        out[int(path.stem)] = json.loads(path.read_bytes())
+    return out
+
+
+def cell_of(doc: dict[str, Any]) -> dict[str, Any]:
+    return dict(doc["info"].get("history", {}).get("cell") or {})
+
+
+def wait_for_snapshot_after(kernel: Kernel, count: int, timeout: float = 60) -> int:
+    """Wait until the store holds a snapshot taken right after cell [count]; its generation."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (store_of(kernel) / "generations").is_dir():
+            for gid, doc in sorted(manifests(store_of(kernel)).items(), reverse=True):
+                cell = cell_of(doc)
+                if cell.get("count") == count and cell.get("state") == "after":
+                    return gid
+        time.sleep(0.05)
+    seen = (
+        [cell_of(d) for d in manifests(store_of(kernel)).values()]
+        if store_of(kernel).is_dir()
+        else []
+    )
+    status = kernel.run("%checkpoint status")
+    raise AssertionError(f"no autosave after cell [{count}] within {timeout} s: {seen} {status}")
+
+
+def test_a_notebook_without_magic_survives_sigkill(session_kernel: Any) -> None:
+    kernel = session_kernel()
+    kernel.run("a = 1")
+    kernel.run("b = [a, 2]")
+    kernel.run("a = 10\nc = {'k': b}")
+    wait_for_snapshot_after(kernel, 3)
+    kernel.kill()
+
+    again = session_kernel()
+    assert again.value("(a, b, c)") == (10, [1, 2], {"k": [1, 2]})
+    listing = again.run("%checkpoint list").value or ""
+    assert "[3] a = 10" in listing
+
+
+def test_restore_to_an_earlier_cell_gives_exactly_that_cells_values(session_kernel: Any) -> None:
+    kernel = session_kernel()
+    kernel.run("x = 1")
+    wait_for_snapshot_after(kernel, 1)
+    kernel.run("x = 2\ny = [x]")
+    wait_for_snapshot_after(kernel, 2)
+    kernel.run("y.append(3)\nz = 'new'")
+    newest = wait_for_snapshot_after(kernel, 3)
+
+    out = kernel.run("%checkpoint restore --cell 2").stdout
+    assert "removed (made after that point): z" in out
+    assert kernel.value("(x, y, 'z' in globals())") == (2, [2], False)
+    assert newest in manifests(store_of(kernel))  # going back deletes nothing newer
+    kernel.run("%checkpoint restore --cell 3")
+    assert kernel.value("(x, y, z)") == (2, [2, 3], "new")
+    missing = kernel.run("%checkpoint restore --cell 99").stderr
+    assert missing.startswith("UsageError: no state checkpoint after cell [99]; there are state ")
+
+
+def blob_bytes(store: Path) -> int:
+    return sum(p.stat().st_size for p in (store / "blobs").glob("*/*"))
+
+
+def test_retention_keeps_the_last_hour_within_the_budget(session_kernel: Any) -> None:
+    kernel = session_kernel()
+    kernel.run("%config Checkpointer.budget = 'off'")
+    kernel.run("import os")
+    for count in range(3, 9):  # six snapshots of 1 MB of fresh data each
+        kernel.run("data = os.urandom(1_000_000)")
+        wait_for_snapshot_after(kernel, count)
+    kernel.run("pass")  # [9]: the kernel is done with the last save, pruning included
+    kept = [cell_of(d)["count"] for _, d in sorted(manifests(store_of(kernel)).items())]
+    assert kept[-6:] == [3, 4, 5, 6, 7, 8]  # every snapshot of the last hour (keep is 3)
+
+    kernel.run("%config Checkpointer.budget = '3.5MB'")  # [10]
+    kernel.run("data = os.urandom(1_000_000)")
+    newest = wait_for_snapshot_after(kernel, 11)
+    kernel.run("pass")
+    kept = sorted(manifests(store_of(kernel)))
+    assert kept == [newest - 2, newest - 1, newest]  # the newest three fit in 3.5 MB
+    assert blob_bytes(store_of(kernel)) <= 3_500_000
+
+
+def test_recompute_recreates_a_connection_and_a_generator(
+    session_kernel: Any, tmp_path: Path
+) -> None:
+    kernel = session_kernel()
+    kernel.run("import sqlite3")
+    kernel.run(f"path = {str(tmp_path / 'data.sqlite')!r}")
+    kernel.run("conn = sqlite3.connect(path)")
+    kernel.run("conn.execute('create table t (v)'); conn.execute('insert into t values (7)')")
+    kernel.run("conn.commit()\nrows = (v for (v,) in conn.execute('select v from t'))")
+    kernel.run("base = 5")
+    wait_for_snapshot_after(kernel, 6)
+    kernel.kill()
+
+    again = session_kernel()
+    shown = again.run("%checkpoint restore").stdout
+    assert (
+        "conn: cannot pickle 'sqlite3.Connection' object — made by cell [3] "
+        "conn = sqlite3.connect(path)"
+    ) in shown
+    assert "%checkpoint restore --recompute" in shown
+    again.run("x = 1")  # an autosave in the new kernel keeps what is still missing
+    wait_for_snapshot_after(again, 2)
+    out = again.run("%checkpoint restore --recompute").stdout
+    assert (
+        "re-ran cell [3] conn = sqlite3.connect(path) (after import sqlite3): re-created conn"
+        in out
+    )
+    assert "re-ran cell [5] conn.commit(): re-created rows" in out, out
+    assert again.value("(next(rows), base)") == (7, 5)
+    assert again.value("conn.execute('select count(*) from t').fetchone()") == (
+        1,
+    )  # not re-inserted
+
+
+def test_recompute_refuses_when_the_defining_cell_needs_a_missing_variable(
+    session_kernel: Any,
+) -> None:
+    kernel = session_kernel()
+    kernel.run("import sqlite3")
+    kernel.run("conn = sqlite3.connect(':memory:')")
+    kernel.run("cursor = conn.execute('select 1')")
+    kernel.run("del conn")
+    wait_for_snapshot_after(kernel, 4)
+    kernel.kill()
+
+    again = session_kernel()
+    refused = again.run("%checkpoint restore --recompute").stderr
+    assert refused == (
+        "UsageError: not re-running any cell: cell [3] cursor = conn.execute('select 1') reads "
+        "conn, which is not defined: define it first\n"
+    )
+    assert again.value("[n in globals() for n in ('cursor', 'conn')]") == [False, False]
