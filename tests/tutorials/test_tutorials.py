@@ -68,7 +68,8 @@ EXPECTED = {
     "05-many-jobs": [
         "tutorial 05 complete",
         "backend=local: chosen by IPYCKPT_TUTORIAL_BACKEND",
-        "ipyckpt: submitted sweep-0",
+        "ipyckpt: submitted sweep (4 jobs)",
+        "sweep/3",
         "ipyckpt: submitted evict-without",
         "with checkpoints: ipyckpt job: resuming from checkpoint",
         "without checkpoints: started again from the inputs",
