@@ -176,7 +176,6 @@ CHECKPOINT_OPTIONS = OptionTable(
         ),
     ),
 )
-USAGE = CHECKPOINT_OPTIONS.usage
 
 
 @dataclass(frozen=True)
