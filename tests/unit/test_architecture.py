@@ -24,3 +24,15 @@ def test_the_readme_lists_every_module_once() -> None:
         "missing": sorted(modules - set(listed)),
         "gone": sorted(set(listed) - modules),
     }
+
+
+def test_every_top_level_module_has_a_layer() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    in_layers = {name.strip() for row in layers["layers"] for name in row.split("|")}
+    package = ROOT / "ipyckpt"
+    top = {p.stem for p in package.glob("*.py") if p.name != "__init__.py"}
+    top |= {p.parent.name for p in package.glob("*/__init__.py")}
+    assert top - in_layers == set(), "add these to the layers in pyproject.toml"
