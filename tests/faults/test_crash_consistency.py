@@ -101,6 +101,7 @@ def test_sigkill_at_random_moments_never_exposes_a_torn_generation(tmp_path: Pat
         outcomes["new" if k == confirmed + 1 else "old"] += 1
         last_loaded = k
     assert Store(directory).verify().ok
+    print(f"50 kills: loaded {outcomes}, {killed_mid_write} left a half-written file")
     assert sum(outcomes.values()) >= TRIALS - 2, outcomes
     assert killed_mid_write >= TRIALS // 3, f"only {killed_mid_write} kills landed inside a write"
 
@@ -190,6 +191,7 @@ def test_sigkill_during_gc_leaves_every_remaining_generation_whole(tmp_path: Pat
         assert every_generation_loads(directory) == [GENERATIONS]
         left = len(list((directory / "blobs").glob("*/*")))
         assert left == ARRAYS + 1, "the kept generation's arrays and its segment"
+    print(f"{GC_TRIALS} kills during a {gc_seconds:.3f} s gc: {inside} interrupted it")
     assert inside >= GC_TRIALS // 4, f"only {inside} of {GC_TRIALS} kills landed inside gc"
 
 
@@ -240,4 +242,5 @@ def test_sigkill_during_restore_changes_nothing(tmp_path: Path) -> None:
     assert after.generation == 3, "no lock was left behind"
     values = Store(directory).load().values
     assert values["meta"] == {"k": 3} and values["arr"][-1] == 2.0
+    print(f"{RESTORE_TRIALS} kills during restores: {loads_completed} loads had completed")
     assert loads_completed < RESTORE_TRIALS * 3, "most kills landed inside a load"
