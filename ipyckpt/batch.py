@@ -6,8 +6,8 @@ is the notebook's path, the working directory is the notebook's folder) and with
 and ``ipyckpt list`` look for them. Cells run one by one through nbclient.
 
 When the kernel dies (OOM killer, SIGKILL, a segfault), a new kernel is started, restores the
-newest state checkpoint (``%load_ext ipyckpt``, after re-running the top-level imports of the
-cells it skips: modules are not saved) and execution continues:
+newest state checkpoint (``%load_ext ipyckpt``), re-runs the top-level imports of the cells it
+skips (modules are not saved) and execution continues:
 
 - from the interrupted cell, if a checkpoint was taken while it ran (a ``%%checkpoint`` cell
   then resumes where its snapshot was taken);
@@ -252,7 +252,7 @@ class _Runner:
 
         from jupyter_core.utils import run_sync
 
-        code = "\n".join([*_imports(self.nb.cells[: self.progress.start]), RESTORE_CODE])
+        code = "\n".join([RESTORE_CODE, *_imports(self.nb.cells[: self.progress.start])])
         kernel_client: Any = self.client.kc
         run_sync(kernel_client.execute_interactive)(
             code, store_history=False, output_hook=collect, timeout=None
