@@ -6,8 +6,8 @@ is the notebook's path, the working directory is the notebook's folder) and with
 and ``ipyckpt list`` look for them. Cells run one by one through nbclient.
 
 When the kernel dies (OOM killer, SIGKILL, a segfault), a new kernel is started, restores the
-newest state checkpoint (``%load_ext ipyckpt``, after re-running the top-level imports of the
-cells it skips: modules are not saved) and execution continues:
+newest state checkpoint (``%load_ext ipyckpt``), re-runs the top-level imports of the cells it
+skips (modules are not saved) and execution continues:
 
 - from the interrupted cell, if a checkpoint was taken while it ran (a ``%%checkpoint`` cell
   then resumes where its snapshot was taken);
@@ -33,6 +33,7 @@ from ipyckpt.store.errors import IpyckptError
 
 SESSION_ENV = "JPY_SESSION_NAME"
 RESTORE_CODE = "%load_ext ipyckpt"
+RUN_METADATA = "ipyckpt_run"  # in the output notebook: how far the run got
 
 
 class NotebookRunError(IpyckptError):
@@ -48,9 +49,12 @@ class RunReport:
     store: Path
     cells: int
     restarts: list[str] = field(default_factory=list)
+    resumed: str = ""  # how an interrupted run was continued (resume=True)
 
     def __str__(self) -> str:
         text = f"ran {self.notebook.name}: {self.cells} code cells, output in {self.output}"
+        if self.resumed:
+            text += "; continued an interrupted run"
         if self.restarts:
             count = len(self.restarts)
             text += f"; the kernel died {count} time{'s' * (count != 1)} and was restored"
@@ -78,6 +82,24 @@ class _Progress:
     newest_cell: int | None = None  # the cell that wrote it
     restore: bool = False
     note: str = ""  # why the current kernel restored, shown in the first cell it runs
+
+    def record(self, current: int, source: str, finished: bool) -> dict[str, Any]:
+        """What the output notebook's metadata keeps, so that ``resume=True`` can continue."""
+        return {
+            "source": source,
+            "current": current,
+            "newest": self.newest,
+            "newest_cell": self.newest_cell,
+            "finished": finished,
+        }
+
+
+def _source_digest(nb: Any) -> str:
+    """Identifies the code of a notebook: a run is resumed only for the same code."""
+    import hashlib
+
+    code = "\0".join(c.source for c in nb.cells if c.cell_type == "code")
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def _newest_generation(store: Path) -> int | None:
@@ -121,6 +143,7 @@ def run_notebook(
     store: str | os.PathLike[str] | None = None,
     on_kernel_start: Callable[[Any], None] | None = None,
     log: Callable[[str], None] | None = None,
+    resume: bool = False,
 ) -> RunReport:
     """Execute ``notebook`` top to bottom, restoring and resuming when its kernel dies.
 
@@ -129,7 +152,9 @@ def run_notebook(
     ``timeout`` bounds each cell (seconds, default none); ``kernel_name`` overrides the
     notebook's kernelspec; ``store`` overrides the state checkpoint directory.
     ``on_kernel_start(kernel_manager)`` is called for each kernel started; ``log`` receives one
-    line per restart (default: stderr).
+    line per restart (default: stderr). With ``resume=True``, a run that was stopped as a whole
+    (this process killed, an HTCondor job evicted) continues from ``output``, which records how
+    far it got, and from the store, like a restart after a dead kernel.
     """
     import nbformat
 
@@ -143,12 +168,36 @@ def run_notebook(
         raise NotebookRunError(f"cannot read {path} as a notebook: {exc}") from None
     env = {**os.environ, SESSION_ENV: str(path), STORE_ENV: str(store_dir)}
     report = RunReport(path, out_path, store_dir, sum(c.cell_type == "code" for c in nb.cells))
+    record = _unfinished_run(out_path, nb) if resume else None
+    if resume and record is None:
+        say(f"ipyckpt run: no unfinished run of this notebook in {out_path}: running it all")
+    if record is not None:
+        nb = record[0]
     runner = _Runner(nb, path, out_path, env, store_dir, timeout, kernel_name, on_kernel_start)
+    if record is not None:
+        report.resumed = runner.continue_from(record[1])
+        say(f"ipyckpt run: {report.resumed}")
     try:
         runner.run(retries, report, say)
     finally:
         runner.write()
     return report
+
+
+def _unfinished_run(output: Path, nb: Any) -> tuple[Any, dict[str, Any]] | None:
+    """The output notebook of an unfinished run of the same code, and its record; else None."""
+    import nbformat
+
+    try:
+        previous = nbformat.read(output, as_version=4)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError):
+        return None
+    record = previous.metadata.get(RUN_METADATA)
+    if not isinstance(record, dict) or record.get("finished"):
+        return None
+    if record.get("source") != _source_digest(nb):
+        return None
+    return previous, dict(record)
 
 
 class _Runner:
@@ -181,6 +230,16 @@ class _Runner:
         self.progress = _Progress(newest=_newest_generation(store))  # a previous run's
         self.output = output
         self.current = 0
+        self.source = _source_digest(nb)
+        self.finished = False
+
+    def continue_from(self, record: dict[str, Any]) -> str:
+        """Pick up a run stopped as a whole; return the line that says where it continues."""
+        self.current = int(record["current"])
+        newest, cell = record.get("newest"), record.get("newest_cell")
+        self.progress.newest = newest if isinstance(newest, int) else None
+        self.progress.newest_cell = cell if isinstance(cell, int) else None
+        return self._plan_restart(cause="the previous run stopped")
 
     def run(self, retries: int, report: RunReport, say: Callable[[str], None]) -> None:
         """Run to the end, restarting up to ``retries`` times; NotebookRunError if it cannot."""
@@ -189,6 +248,7 @@ class _Runner:
         while True:
             try:
                 self._run_in_one_kernel()
+                self.finished = True
                 return
             except CellTimeoutError:
                 raise NotebookRunError(
@@ -222,19 +282,22 @@ class _Runner:
                 if cell.cell_type != "code":
                     continue
                 self.current = index
+                self.write()  # records that this cell runs
                 try:
                     self.client.execute_cell(cell, index)
                 finally:
                     cell.outputs[:0], restored = restored, []
+                    newest = _newest_generation(self.store)
+                    if newest is not None and newest != progress.newest:
+                        progress.newest, progress.newest_cell = newest, index
                     self.write()  # the output so far survives a kill of this process too
-                newest = _newest_generation(self.store)
-                if newest is not None and newest != progress.newest:
-                    progress.newest, progress.newest_cell = newest, index
 
     def write(self) -> None:
         """Write the notebook as executed so far to ``self.output`` (atomically: temp + rename)."""
         import nbformat
 
+        record = self.progress.record(self.current, self.source, self.finished)
+        self.nb.metadata[RUN_METADATA] = record
         temp = self.output.with_name(f".{self.output.name}.{os.getpid()}.tmp")
         nbformat.write(self.nb, temp)  # type: ignore[no-untyped-call]
         os.replace(temp, self.output)
@@ -252,14 +315,14 @@ class _Runner:
 
         from jupyter_core.utils import run_sync
 
-        code = "\n".join([*_imports(self.nb.cells[: self.progress.start]), RESTORE_CODE])
+        code = "\n".join([RESTORE_CODE, *_imports(self.nb.cells[: self.progress.start])])
         kernel_client: Any = self.client.kc
         run_sync(kernel_client.execute_interactive)(
             code, store_history=False, output_hook=collect, timeout=None
         )
         return outputs
 
-    def _plan_restart(self) -> str:
+    def _plan_restart(self, cause: str = "the kernel died") -> str:
         """Decide where the next kernel starts; return the line that says so."""
         progress = self.progress
         died = self.current
@@ -269,14 +332,14 @@ class _Runner:
         if progress.newest_cell is None:
             progress.start, progress.restore = 0, False
             return (
-                f"the kernel died in cell {died + 1} before this run saved a state checkpoint: "
+                f"{cause} in cell {died + 1} before this run saved a state checkpoint: "
                 "running the notebook again from the top in a new kernel"
             )
         resume_cell = died if progress.newest_cell == died else progress.newest_cell + 1
         progress.start, progress.restore = resume_cell, True
         what = "re-running it" if resume_cell == died else f"re-running from cell {resume_cell + 1}"
         progress.note = (
-            f"the kernel died in cell {died + 1}; a new kernel restored state checkpoint "
+            f"{cause} in cell {died + 1}; a new kernel restored state checkpoint "
             f"{progress.newest} (taken in cell {progress.newest_cell + 1}): {what}"
         )
         return progress.note

@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=3, help="kernel restarts allowed (default: 3)")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
     p.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a run that was stopped as a whole (killed, evicted) from OUT and the store",
+    )
     p = sub.add_parser("install", help="load ipyckpt in every new IPython kernel of this user")
     p.add_argument("--profile", default="default")
     p = sub.add_parser("uninstall", help="undo `ipyckpt install`")
@@ -121,6 +126,7 @@ def _run_notebook(args: argparse.Namespace) -> int:
         retries=args.retries,
         timeout=args.timeout,
         kernel_name=args.kernel,
+        resume=args.resume,
     )
     print(report)
     return OK

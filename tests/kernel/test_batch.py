@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -193,3 +194,53 @@ def test_plain_nbclient_run_names_ipyckpt_run(tmp_path: Path) -> None:
     NotebookClient(nb, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = outputs_text(nb.cells[2])
     assert "ipyckpt run" in text and "IPYCKPT_STORE" in text
+
+
+# The kernel kills the `ipyckpt run` process that drives it, then itself: the whole run is gone,
+# as when an HTCondor job is evicted. Only the output notebook and the store remain.
+WHOLE_RUN_KILLED = SELF_KILLING_LOOP.replace(
+    "        os.kill(os.getpid(), signal.SIGKILL)",
+    "        os.kill(os.getppid(), signal.SIGKILL)\n        os.kill(os.getpid(), signal.SIGKILL)",
+)
+
+
+@pytest.mark.usefixtures("batch_env")
+def test_a_run_killed_as_a_whole_continues_with_resume(tmp_path: Path) -> None:
+    path = write_notebook(
+        tmp_path, "%load_ext ipyckpt", SETUP, WHOLE_RUN_KILLED, "print('result', total)"
+    )
+    command = [sys.executable, "-m", "ipyckpt.cli", "run", str(path), "--retries", "0"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    stopped = nbformat.read(tmp_path / "analysis.out.ipynb", as_version=4)
+    assert stopped.metadata["ipyckpt_run"]["current"] == 3, "the output records the running cell"
+
+    lines: list[str] = []
+    report = run_notebook(path, retries=0, resume=True, log=lines.append)
+    assert lines == [f"ipyckpt run: {report.resumed}"]
+    assert re.fullmatch(
+        r"the previous run stopped in cell 4; a new kernel restored state checkpoint \d+ "
+        r"\(taken in cell 4\): re-running it",
+        report.resumed,
+    )
+    executed = nbformat.read(report.output, as_version=4)
+    assert "result 140" in outputs_text(executed.cells[4])
+    assert (tmp_path / "iterations.log").read_text().split() == [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "4",
+        "5",
+        "6",
+        "7",
+    ]
+    # the cells that finished before the kill kept their outputs; they were not run again
+    assert executed.cells[2].execution_count == stopped.cells[2].execution_count == 2
+    assert executed.metadata["ipyckpt_run"]["finished"] is True
+    again: list[str] = []
+    run_notebook(path, retries=0, resume=True, log=again.append)  # nothing left to resume
+    assert again == [
+        f"ipyckpt run: no unfinished run of this notebook in {report.output}: running it all"
+    ]
