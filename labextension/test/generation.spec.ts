@@ -109,4 +109,22 @@ describe('GenerationList', () => {
       'cndarray float64 (1000,)8.0 KB'
     ]);
   });
+
+  it('touches no node when nothing shown changed (a progress push)', async () => {
+    const { list, show } = setup();
+    show([generation(2), generation(1)]);
+    const mutations: MutationRecord[] = [];
+    const observer = new MutationObserver(records =>
+      mutations.push(...records)
+    );
+    observer.observe(list.node, {
+      subtree: true,
+      childList: true,
+      characterData: true
+    });
+    show([generation(2), generation(1)], NOW + 1); // ages read the same
+    await flush();
+    observer.disconnect();
+    expect(mutations).toEqual([]);
+  });
 });
