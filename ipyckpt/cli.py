@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="default")
     p = sub.add_parser("uninstall", help="undo `ipyckpt install`")
     p.add_argument("--profile", default="default")
+    from ipyckpt.condor import commands as condor_commands
+
+    condor_commands.add_parsers(sub)  # submit, jobs, fetch: whole notebooks as HTCondor jobs
     return parser
 
 
@@ -191,6 +194,15 @@ def _store_command(args: argparse.Namespace) -> int:
     return OK
 
 
+def _run_any(args: argparse.Namespace) -> int:
+    """A store command here, or a whole-notebook job command (``ipyckpt.condor.commands``)."""
+    from ipyckpt.condor import commands as condor_commands
+
+    if args.command in condor_commands.COMMANDS:
+        return condor_commands.run(args)
+    return run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ipyckpt`` command."""
     parser = _parser()
@@ -207,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ipyckpt: error: --keep must be at least 1", file=sys.stderr)
         return USAGE
     try:
-        return run(args)
+        return _run_any(args)
     except _UsageProblem as exc:
         print(f"ipyckpt: error: {exc}", file=sys.stderr)
         return USAGE

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import shutil
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ipyckpt.condor import description, schedd
+from ipyckpt.condor import notebook as nb
 from ipyckpt.condor import payload as p
 from ipyckpt.condor import record as jobs
 from ipyckpt.condor.description import ITEM, LABEL, Resources
@@ -103,7 +105,7 @@ class JobSettings:
     python: str | None = None
     grace: float = 30
     vacate_time: int = 60
-    transfer_on_evict: bool = False
+    transfer_on_evict: bool = True  # measured: see benchmarks/eviction_loss.py
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class JobPlan:
     returns: list[str]
     missing: list[str]  # inputs asked for that the namespace lacks
     settings: JobSettings
+    notebook: Path | None = None  # a whole-notebook job: the notebook it runs
 
 
 def check_settings(settings: JobSettings) -> None:
@@ -193,6 +196,8 @@ def write_job(
         "returns": plan.returns,
         "inputs": plan.inputs,
     }
+    if plan.notebook is not None:
+        spec["notebook"] = nb.read_notebook(plan.notebook)
     spec |= {"grace": min(s.grace, s.vacate_time), "versions": p.versions(), "key": key.hex()}
     values = {n: namespace[n] for n in plan.inputs if n in namespace}
     skipped = write_inputs(plan.folder / INPUT, spec, values)
@@ -204,7 +209,7 @@ def write_job(
         python=s.python or sys.executable,
         input_files=files,
         checkpoint_files=[p.CHECKPOINT],
-        output_files=[p.RESULT, p.OUTPUTS],
+        output_files=[p.RESULT, p.OUTPUTS, *([p.EXECUTED] if plan.notebook else [])],
         resources=s.resources,
         max_retries=s.max_retries,
         name=plan.name,
@@ -219,6 +224,7 @@ def write_job(
         every=s.every,
     )  # fmt: skip
     record.items = [{ITEM: str(i), LABEL: item.label} for i, item in enumerate(items)]
+    record.notebook = str(plan.notebook) if plan.notebook else None
     return record, skipped
 
 
@@ -296,7 +302,7 @@ def submit_cell(
     python: str | None = None,
     grace: float = 30,
     vacate_time: int = 60,
-    transfer_on_evict: bool = False,
+    transfer_on_evict: bool = True,
     announce: Callable[[str], None] = print,
 ) -> CondorJob:
     """Submit ``code`` as a self-checkpointing HTCondor job (or to the local emulation).
@@ -338,6 +344,38 @@ def submit_sweep(
     config = JobSettings(resources=resources, **settings)
     plan = plan_job(code, namespace, Path(jobs_dir), config, name, inputs, returns, given)
     return Sweep(_submit(plan, namespace, items, announce))
+
+
+def submit_notebook(
+    path: str | Path,
+    *,
+    jobs_dir: str | Path,
+    name: str | None = None,
+    announce: Callable[[str], None] = print,
+    **settings: Any,
+) -> CondorJob:
+    """Submit the notebook at ``path`` as one self-checkpointing job (its cells in turn).
+
+    ``settings`` are the fields of :class:`JobSettings`. The executed notebook comes back into
+    the job's folder; :meth:`CondorJob.fetch_notebook` puts it beside the original.
+    """
+    notebook = Path(path).absolute()
+    cells = nb.code_cells(nb.read_notebook(notebook))  # refuse a bad notebook before writing
+    for i, source in enumerate(cells):
+        try:
+            compile(nb.to_python(source), f"<cell {i + 1}>", "exec")
+        except SyntaxError as exc:
+            raise ValueError(f"{notebook.name}: cell {i + 1} is not valid Python: {exc}") from None
+    config = JobSettings(resources=settings.pop("resources", None) or Resources(), **settings)
+    check_settings(config)
+    root = Path(jobs_dir)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "-", notebook.stem)[:50] or "notebook"
+    name = jobs.check_job_name(name) if name else jobs.free_name(root, stem)
+    if (root / name).exists():
+        raise ValueError(f"a job called {name!r} exists already: choose another --name")
+    plan = JobPlan(name, root / name, "", [], [], [], config, notebook)
+    return CondorJob(_submit(plan, {}, (), announce))
 
 
 def find(jobs_dir: str | Path, name: str | None = None) -> CondorJob | Sweep:

@@ -28,6 +28,7 @@ KEY = "ipyckpt-job.key"
 CHECKPOINT = "ipyckpt-ckpt"
 OUTPUTS = "ipyckpt-outputs"
 RESULT = "ipyckpt-result.json"
+EXECUTED = "ipyckpt-notebook.ipynb"
 EXIT_MISSING_DEPENDENCY = 3
 EXIT_INTERNAL_ERROR = 4  # may be transient (e.g. a full disk): max_retries applies
 NEEDED = ("ipyckpt", "dill", "blake3")
@@ -58,6 +59,9 @@ def ensure_transfer_files() -> None:
         os.makedirs(name, mode=0o700, exist_ok=True)
     if not os.path.exists(RESULT):
         write_result({"status": "running"})
+    if not os.path.exists(EXECUTED):  # transferred back by notebook jobs
+        with open(EXECUTED, "w") as fh:
+            fh.write("{}")
 
 
 def missing_modules() -> list[str]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from ipyckpt.condor import payload as p
 from ipyckpt.condor import schedd
 from ipyckpt.condor.record import JobRecord, JobStatus, read_events, summarize
+from ipyckpt.store import fsio
 
 
 class CondorJob:
@@ -104,6 +106,16 @@ class CondorJob:
         p.check_store_versions(outputs, "the execute node")
         values: dict[str, Any] = outputs.load().values
         return values
+
+    def fetch_notebook(self, output: Path | None = None) -> Path:
+        """A notebook job's executed notebook, written beside the original (``NAME.out.ipynb``)."""
+        if not self.record.notebook:
+            raise p.JobFailed(f"job {self.name} ran a cell, not a notebook")
+        self.fetch()  # raises, saying why, unless the job is done
+        original = Path(self.record.notebook)
+        target = output or original.with_name(f"{original.stem}.out.ipynb")
+        fsio.atomic_write_bytes(target, (self.folder / p.EXECUTED).read_bytes(), target.parent)
+        return target
 
     def log(self) -> str:
         """The user log and the tail of the job's stderr."""

@@ -62,7 +62,7 @@ class CondorMagics(Magics):
     ).tag(config=True)
 
     transfer_on_evict = Bool(
-        False,
+        True,
         help="Transfer the checkpoint a job writes when evicted (when_to_transfer_output = "
         "ON_EXIT_OR_EVICT), so an eviction loses less work.",
     ).tag(config=True)

@@ -30,6 +30,7 @@ PARAMS = "ipyckpt-params"  # a sweep job's own parameters, loaded over the input
 CHECKPOINT = "ipyckpt-ckpt"
 OUTPUTS = "ipyckpt-outputs"
 RESULT = "ipyckpt-result.json"
+EXECUTED = "ipyckpt-notebook.ipynb"  # a notebook job's executed notebook
 
 
 class VersionMismatch(IpyckptError):

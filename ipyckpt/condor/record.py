@@ -60,6 +60,7 @@ class JobRecord:
     created: float = field(default_factory=time.time)
     every: float | None = None
     items: list[dict[str, str]] = field(default_factory=list)  # a sweep's itemdata, one per job
+    notebook: str | None = None  # a whole-notebook job: the notebook it runs
 
     @property
     def path(self) -> Path:

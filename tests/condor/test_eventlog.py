@@ -85,3 +85,30 @@ def test_status_of_a_real_pool_sequence() -> None:
     assert (done.state, done.checkpoints, done.exit_code) == ("done", 1, 0)
     held = jobs.summarize([*events, {"EventTypeNumber": eventlog.HELD, "HoldReason": "disk"}])
     assert str(held) == "held (disk), checkpointed 2x"
+
+
+def test_sweep_hold_and_release_events_round_trip(tmp_path: Path) -> None:
+    """The emulation's events for jobs 0 and 1 of one cluster, as JobEventLog reads them."""
+    log = tmp_path / "job.log"
+    first, second = EventWriter(log, 7, 0), EventWriter(log, 7, 1)
+    first.submit("grid lr=0.1")
+    second.submit("grid lr=0.01")
+    second.execute("slot1@here")
+    first.execute("slot1@here")
+    second.held("Via condor_hold (by user ipyckpt)", 1, 0)
+    second.released("Via condor_release (by user ipyckpt)")
+    second.execute("slot1@here")
+    theirs = schedd.read_log(log)
+    assert theirs is not None
+    ours = eventlog.parse(log)
+    assert [(e["EventTypeNumber"], e["Proc"]) for e in theirs] == [
+        (e["EventTypeNumber"], e["Proc"]) for e in ours
+    ]
+    assert [e["Proc"] for e in theirs] == [0, 1, 1, 0, 1, 1, 1]
+    assert theirs[5]["EventTypeNumber"] == eventlog.RELEASED
+    assert theirs[5]["Reason"] == ours[5]["Reason"] == "Via condor_release (by user ipyckpt)"
+    assert theirs[4]["HoldReasonCode"] == 1 and theirs[1]["LogNotes"] == "grid lr=0.01"
+    for proc in (0, 1):
+        assert jobs.summarize(theirs, proc) == jobs.summarize(ours, proc)
+    assert jobs.summarize(theirs, 1).starts == 2 and jobs.summarize(theirs, 1).state == "running"
+    assert jobs.summarize(theirs, 0).state == "running"

@@ -84,7 +84,7 @@ def test_checkpoint_exits_resume_and_finish(jobs_dir: Path) -> None:
 
 
 def test_vacate_twice_resumes_from_the_spooled_checkpoint(jobs_dir: Path) -> None:
-    job = _submit(jobs_dir, n=80, pause=0.03, every=0.5)
+    job = _submit(jobs_dir, n=80, pause=0.03, every=0.5, transfer_on_evict=False)  # ON_EXIT
     for round_ in (1, 2):
         wait_for(lambda r=round_: job.status().checkpoints >= 2 * r, what="checkpoints")
         seen = _steps(job)

@@ -1,0 +1,128 @@
+"""Whole notebooks as jobs: their code cells, outputs captured as text, the executed notebook.
+
+On the submit side :func:`code_cells` reads a notebook (plain JSON, nbformat 4). On the execute
+node the runner runs the cells one by one in one namespace (:mod:`ipyckpt.condor.runner`); this
+module turns IPython syntax (``%magic``, ``!shell``) into Python run by an in-process IPython
+shell, captures what each cell prints and its last value as notebook outputs, and writes the
+executed notebook (the original with those outputs) for HTCondor to bring back.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+MAX_OUTPUT = 200_000  # characters of text kept per cell (the rest is cut, with a note)
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """The notebook at ``path`` (nbformat 4 JSON); ValueError saying what is wrong."""
+    try:
+        nb = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {path} as a notebook: {exc}") from None
+    if not isinstance(nb, dict) or nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
+        raise ValueError(f"{path} is not a Jupyter notebook (nbformat 4)")
+    return nb
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def code_cells(nb: dict[str, Any]) -> list[str]:
+    """The source of each code cell, in order."""
+    return [_source(c) for c in nb["cells"] if c.get("cell_type") == "code"]
+
+
+def to_python(source: str) -> str:
+    """A cell's source with IPython syntax turned into Python (``get_ipython().run_*``)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return str(TransformerManager().transform_cell(source))  # type: ignore[no-untyped-call]
+
+
+def shell_for(ns: dict[str, Any]) -> Any:
+    """An in-process IPython shell whose user namespace is ``ns`` (for magics in cells)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance(user_ns=ns)
+
+
+def imports_of(sources: list[str]) -> str:
+    """The top-level imports of ``sources`` (modules are not saved in checkpoints)."""
+    found = []
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        found += [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    return "\n".join(found)
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the job's own stream and keeps a copy for the notebook."""
+
+    def __init__(self, stream: TextIO, name: str, sink: list[dict[str, Any]]) -> None:
+        self.stream, self.name, self.sink = stream, name, sink
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        last = self.sink[-1] if self.sink else None
+        if last is not None and last.get("name") == self.name:
+            last["text"] += text
+        else:
+            self.sink.append({"output_type": "stream", "name": self.name, "text": text})
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextmanager
+def capturing(outputs: list[dict[str, Any]]) -> Iterator[None]:
+    """Copy what the code prints (stdout, stderr) into ``outputs`` as notebook stream outputs."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(out, "stdout", outputs), _Tee(err, "stderr", outputs)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+        for item in outputs:
+            if item.get("output_type") == "stream" and len(item["text"]) > MAX_OUTPUT:
+                item["text"] = item["text"][:MAX_OUTPUT] + "\n[... output cut by ipyckpt]\n"
+
+
+def value_output(value: object, count: int) -> dict[str, Any]:
+    """A cell's last value as an ``execute_result`` (plain text)."""
+    text = repr(value)[:MAX_OUTPUT]
+    return {"output_type": "execute_result", "execution_count": count,
+            "data": {"text/plain": text}, "metadata": {}}  # fmt: skip
+
+
+def error_output(exc: BaseException, traceback_text: str) -> dict[str, Any]:
+    """A cell's exception as an ``error`` output."""
+    return {"output_type": "error", "ename": type(exc).__name__, "evalue": str(exc),
+            "traceback": traceback_text.splitlines()}  # fmt: skip
+
+
+def executed(nb: dict[str, Any], outputs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """``nb`` with ``outputs[str(i)]`` as the outputs of its i-th code cell (numbered from 0)."""
+    result: dict[str, Any] = json.loads(json.dumps(nb))
+    index = 0
+    for cell in result["cells"]:
+        if cell.get("cell_type") != "code":
+            continue
+        if str(index) in outputs:
+            cell["outputs"] = outputs[str(index)]
+            cell["execution_count"] = index + 1
+        index += 1
+    return result
