@@ -18,18 +18,27 @@ import asyncio
 import contextlib
 import sys
 import time
+from types import ModuleType
 from typing import Any
 
 from ipyckpt.autosave import AutosaveClock
-from ipyckpt.namespace import select_names
 
 CELL_MAGIC = "%%checkpoint"
 LINE_MAGIC = "%checkpoint"
 
 
 def _bindings(shell: Any) -> dict[str, int]:
-    names = select_names(shell.user_ns, hidden=shell.user_ns_hidden).names
-    return {name: id(shell.user_ns[name]) for name in names}
+    """``name -> id(value)`` of the user's public variables. Cheap, because it runs twice per
+    cell and IPython keeps ``_iN``/``_N`` entries for every cell: names starting with ``_`` are
+    left out (their assignments in a cell's own code still count)."""
+    hidden = shell.user_ns_hidden
+    return {
+        name: id(value)
+        for name, value in shell.user_ns.items()
+        if name[:1] != "_"
+        and not (name in hidden and hidden[name] is value)
+        and not isinstance(value, ModuleType)
+    }
 
 
 def _python_of(shell: Any, raw: str, transformed: str | None) -> str:
@@ -51,10 +60,14 @@ class CellWatcher:
         self.magics = magics
         self.shell: Any = magics.shell
         self.clock.interval = magics.autosave_interval()
+        # the first autosave comes one interval after loading, like every later one (a restored
+        # state is protected already; the first seconds of a session are cheap to redo)
+        self.clock.last_snapshot = time.monotonic()
         self.before: dict[str, int] = {}
         self.started = 0.0
         self.started_at = 0.0
         self.managing = False  # the running cell is a %checkpoint command
+        self.self_saving = False  # the running cell is a %%checkpoint cell (its own every=)
         self.last_error: str | None = None
         self.timer: Any = None  # asyncio TimerHandle of the pending idle autosave
 
@@ -83,8 +96,8 @@ class CellWatcher:
         """A cell starts."""
         self._cancel_timer()
         raw = str(getattr(info, "raw_cell", "") or "")
-        self_saving = raw.lstrip().startswith(CELL_MAGIC)
-        self.managing = raw.lstrip().startswith(LINE_MAGIC) and not self_saving
+        self.self_saving = raw.lstrip().startswith(CELL_MAGIC)
+        self.managing = raw.lstrip().startswith(LINE_MAGIC) and not self.self_saving
         self.before = _bindings(self.shell)
         self.started = time.monotonic()
         self.started_at = time.time()
@@ -118,6 +131,8 @@ class CellWatcher:
         if saved_at is not None and saved_at >= self.started_at:
             # the cell saved everything itself (%%checkpoint, %checkpoint save)
             self.clock.snapshot_taken(time.monotonic())
+        elif self.self_saving:
+            return  # %%checkpoint decides its own snapshots (vars=, every=): the next cell saves
         elif self.clock.due(time.monotonic(), seconds):
             self.autosave()
         self._arm_timer()

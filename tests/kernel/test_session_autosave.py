@@ -92,7 +92,7 @@ def test_restore_to_an_earlier_cell_gives_exactly_that_cells_values(session_kern
     kernel.run("%checkpoint restore --cell 3")
     assert kernel.value("(x, y, z)") == (2, [2, 3], "new")
     missing = kernel.run("%checkpoint restore --cell 99").stderr
-    assert missing.startswith("UsageError: no state checkpoint after cell [99]; there are state ")
+    assert missing.startswith("UsageError: ipyckpt: no state checkpoint after cell [99]; there ")
 
 
 def blob_bytes(store: Path) -> int:
@@ -167,7 +167,7 @@ def test_recompute_refuses_when_the_defining_cell_needs_a_missing_variable(
     again = session_kernel()
     refused = again.run("%checkpoint restore --recompute").stderr
     assert refused == (
-        "UsageError: not re-running any cell: cell [3] cursor = conn.execute('select 1') reads "
+        "UsageError: ipyckpt: not re-running any cell: cell [3] cursor = conn.execute('select 1') reads "
         "conn, which is not defined: define it first\n"
     )
     assert again.value("[n in globals() for n in ('cursor', 'conn')]") == [False, False]
