@@ -45,7 +45,7 @@ def test_thread_writing_during_snapshots_never_damages_a_generation(open_kernel:
 
     directory = k.notebook.parent / ".ipyckpt" / k.notebook.name
     verify = subprocess.run(
-        [sys.executable, "-m", "ipyckpt.cli", "verify", str(directory)],
+        [sys.executable, "-m", "ipyckpt.cli", "verify", str(k.notebook)],
         capture_output=True, text=True, env=k.env, check=False,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
