@@ -35,9 +35,24 @@ _THREADED_HASH_MIN = 4 << 20
 BUFFER_WRITERS = BUFFER_READERS = 2  # threads moving buffers while the main thread pickles
 
 
+class _Hashing:
+    """Whether blake3 may use its thread pool: not in a forked child, where the pool's threads
+    do not exist (a threaded hash there waits forever; measured)."""
+
+    threaded = True
+
+
+def _after_fork_in_child() -> None:
+    _Hashing.threaded = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def content_hash(data: memoryview | bytes | bytearray) -> str:
     """blake3 hex digest; large inputs are hashed on several threads (the GIL is released)."""
-    threads = blake3.blake3.AUTO if len(data) >= _THREADED_HASH_MIN else 1
+    threaded = _Hashing.threaded and len(data) >= _THREADED_HASH_MIN
+    threads = blake3.blake3.AUTO if threaded else 1
     return str(blake3.blake3(data, max_threads=threads).hexdigest())
 
 
