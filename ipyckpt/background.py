@@ -5,8 +5,8 @@ holds an exact copy-on-write image of the namespace at that instant, writes the 
 the same code as an in-process save (:class:`~ipyckpt.session.InProcessSaver`: atomic publish,
 signing, per-chunk hashes), reports progress and its outcome through a pipe and leaves with
 ``os._exit``. The parent returns to the user's code at once. At most one child runs at a time:
-a periodic snapshot due while one runs is skipped (and says so); any other snapshot waits for
-it. The parent collects the outcome (saved / failed and why) the next time a snapshot is due
+a periodic snapshot due while one runs is skipped (and says so); any other snapshot (the end
+of the cell, a manual save, SIGTERM, shutdown) waits for it and is written in-process. The parent collects the outcome (saved / failed and why) the next time a snapshot is due
 or :meth:`ForkedSaver.collect` is called, and prints one line.
 
 The child never touches the kernel's sockets, threads or display: its ``sys.stdout`` and
@@ -39,18 +39,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ipyckpt.session import InProcessSaver, Saver, SaveRequest
+from ipyckpt.session import (
+    DEFAULT_DEADLINE_S,
+    InProcessSaver,
+    PendingReport,
+    Saver,
+    SaveRequest,
+    StateSession,
+    one_line,
+)
 from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.reports import SaveReport, format_bytes
 
-#: Triggers a child may write; everything else (manual saves, SIGTERM, shutdown, the cost
-#: measurement of every=auto) must be complete when ``save`` returns, so it runs in-process.
-BACKGROUND_TRIGGERS = frozenset({"periodic", "safepoint", "end"})
+#: Triggers a child may write: the snapshots taken while a cell runs. Everything else (the end
+#: of the cell, manual saves, SIGTERM, shutdown, the cost measurement of every=auto) must be
+#: complete when ``save`` returns, so it waits for the child and runs in-process.
+BACKGROUND_TRIGGERS = frozenset({"periodic", "safepoint"})
 #: Triggers that are skipped, not waited for, while the previous child still writes.
 SKIPPABLE_TRIGGERS = frozenset({"periodic", "safepoint"})
 CHILD_RESERVE = 128 << 20  # the child's own memory: pickle staging and chunk copies
-DEFAULT_DEADLINE_S = 600.0
 _PROGRESS_EVERY_S = 0.2
+_GRACE_S = 5.0  # after its deadline, a child has this long to report before it is killed
 _GPU_MODULES = ("cupy", "pycuda.driver", "numba.cuda.cudadrv.driver", "tensorflow", "jax")
 
 
@@ -59,7 +68,7 @@ class SnapshotSkipped(IpyckptError):
 
 
 @dataclass
-class BackgroundReport(SaveReport):
+class BackgroundReport(PendingReport):
     """A snapshot handed to a child process: the generation it will publish (if nothing else
     saves into the store meanwhile) and the child's pid. The outcome is printed later."""
 
@@ -144,11 +153,18 @@ def _send(fd: int, message: dict[str, Any]) -> None:
 
 
 def _isolate_child(deadline: float) -> None:
-    """Make the child harmless to the kernel: no output, default signals, a hard deadline."""
+    """Make the child harmless to the kernel: no output, default signals, a hard deadline.
+
+    The child leaves the kernel's process group: the kernel manager signals the whole group,
+    and neither an interrupt (SIGINT) nor a kernel restart (SIGKILL) should stop a snapshot
+    half-way; it publishes, and the next kernel's restore waits for it (the store's lock).
+    """
     gc.disable()
     faulthandler.disable()  # a crash report would land in the kernel's own stderr
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM, signal.SIGCHLD):
+    os.setpgid(0, 0)
+    for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.alarm(max(1, int(deadline + 0.999)))
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives until os._exit
     sys.stdout = sys.stderr = devnull
@@ -171,14 +187,9 @@ def _run_child(saver: Saver, request: SaveRequest, fd: int, deadline: float) -> 
         _send(fd, {"report": dataclasses.asdict(report)})
         code = 0
     except BaseException as exc:  # everything ends here: the child must never return
-        _send(fd, {"error": _one_line(exc)})
+        _send(fd, {"error": one_line(exc)})
     finally:
         os._exit(code)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return text if isinstance(exc, IpyckptError) and text else f"{type(exc).__name__}: {text}"
 
 
 # ----------------------------------------------------------------------------------- parent
@@ -189,6 +200,7 @@ class _Child:
     trigger: str
     generation: int
     started: float
+    deadline: float
     buffer: bytes = b""
     done: int = 0
     report: SaveReport | None = None
@@ -272,6 +284,7 @@ class ForkedSaver:
 
     def _fork(self, request: SaveRequest) -> SaveReport:
         generation = max(request.store.generation_ids(), default=0) + 1
+        deadline = request.deadline or self.deadline
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -280,12 +293,19 @@ class ForkedSaver:
             pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; coverage cannot follow os._exit
             os.close(read_fd)
-            _run_child(self.inprocess, request, write_fd, self.deadline)
+            _run_child(self.inprocess, request, write_fd, deadline)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
-        self.child = _Child(pid, read_fd, request.trigger, generation, time.monotonic())
+        self.child = _Child(pid, read_fd, request.trigger, generation, time.monotonic(), deadline)
         names = list(request.namespace)
         return BackgroundReport(generation, request.trigger, names, {}, [], [], 0, 0, 0.0, pid=pid)
+
+    def settle(self, *, block: bool) -> None:
+        """See :class:`~ipyckpt.session.Saver`: collect (``block``: wait for) the child."""
+        if block:
+            self.wait()
+        else:
+            self.collect()
 
     # -- learning the outcome
     @property
@@ -305,6 +325,7 @@ class ForkedSaver:
         except ChildProcessError:  # reaped by someone else: the pipe says how it went
             pid, status = child.pid, 0
         if pid == 0:
+            self._enforce_deadline(child)
             return None
         self._read(child, until_eof=True)
         return self._finish(child, status)
@@ -322,6 +343,17 @@ class ForkedSaver:
             with contextlib.suppress(OSError, ValueError):
                 select.select([self.child.fd], [], [], min(0.1, left) if left else 0.1)
         return None
+
+    @staticmethod
+    def _enforce_deadline(child: _Child) -> None:
+        """The child's own SIGALRM may not fire (a store deadline replaced it while pickling,
+        and that one cannot interrupt C code): past its deadline, the parent kills it."""
+        if time.monotonic() - child.started > child.deadline + _GRACE_S:
+            with contextlib.suppress(OSError):
+                os.kill(child.pid, signal.SIGKILL)
+            child.error = (
+                f"it took longer than the deadline of {child.deadline:.0f} s and was stopped"
+            )
 
     def _read(self, child: _Child, *, until_eof: bool = False) -> None:
         while True:
@@ -357,7 +389,7 @@ class ForkedSaver:
         self.child = None
         error = child.error
         if child.report is None and error is None:
-            error = _death(status, self.deadline)
+            error = _death(status, child.deadline)
         outcome = Outcome(child.trigger, child.generation, child.report, error)
         with contextlib.suppress(Exception):
             self.on_outcome(outcome)
@@ -375,3 +407,19 @@ def _death(status: int, deadline: float) -> str:
 
 def _print_outcome(outcome: Outcome) -> None:
     print(outcome, file=sys.stdout if outcome.report is not None else sys.stderr)
+
+
+def attach(session: StateSession, *, enabled: bool) -> ForkedSaver:
+    """Make ``session`` snapshot in the background: each outcome is printed, becomes the
+    session's ``last_save`` and is told to its listeners (the JupyterLab channel)."""
+
+    def report(outcome: Outcome) -> None:
+        _print_outcome(outcome)
+        if outcome.report is not None:
+            session.saved(outcome.report)
+        else:
+            session.emit("save_failed", trigger=outcome.trigger, error=outcome.error)
+
+    saver = ForkedSaver(enabled=enabled, on_outcome=report)
+    session.saver = saver
+    return saver
