@@ -48,6 +48,7 @@ from ipyckpt.session import (
     StateSession,
     one_line,
 )
+from ipyckpt.store import knowngood
 from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.reports import SaveReport, format_bytes
 
@@ -183,7 +184,9 @@ def _run_child(saver: Saver, request: SaveRequest, fd: int, deadline: float) -> 
                 last[0] = now
                 _send(fd, {"progress": done})
 
+        known = knowngood.known_paths()
         report = saver.save(dataclasses.replace(request, progress=progress))
+        _send(fd, {"known": sorted(knowngood.known_paths() - known)})
         _send(fd, {"report": dataclasses.asdict(report)})
         code = 0
     except BaseException as exc:  # everything ends here: the child must never return
@@ -379,6 +382,9 @@ class ForkedSaver:
             message = json.loads(line)
             if "progress" in message:
                 child.done = int(message["progress"])
+            elif "known" in message:  # blobs the child wrote or verified: no re-hash later
+                for path in message["known"]:
+                    knowngood.remember(Path(str(path)))
             elif "report" in message:
                 child.report = SaveReport(**message["report"])
             elif "error" in message:
