@@ -109,13 +109,13 @@ def test_the_generation_holds_the_values_at_the_consistent_point(tmp_path: Path)
     outcome = saver.wait(timeout=60)
     assert outcome is not None and outcome.report is not None, outcome
     assert outcomes == [outcome] and outcome.report.generation == report.generation == 1
-    values = Store(tmp_path / "s").load().values
-    np.testing.assert_array_equal(values["arr"], np.arange(1_000_000.0))
-    assert values["d"] == {"k": 1} and values["gate"] == "gate"
     blobs = list((tmp_path / "s" / "blobs").glob("*/*"))
     assert blobs and all(knowngood.is_known_good(p, p.stat().st_size) for p in blobs), (
         "the parent learnt the child's blobs: the next save does not hash them again"
     )
+    values = Store(tmp_path / "s").load().values
+    np.testing.assert_array_equal(values["arr"], np.arange(1_000_000.0))
+    assert values["d"] == {"k": 1} and values["gate"] == "gate"
 
 
 def test_a_periodic_snapshot_due_while_one_is_written_is_skipped_and_end_waits(
