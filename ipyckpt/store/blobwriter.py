@@ -36,14 +36,15 @@ BUFFER_WRITERS = BUFFER_READERS = 2  # threads moving buffers while the main thr
 
 
 class _Hashing:
-    """Whether blake3 may use its thread pool: not in a forked child, where the pool's threads
-    do not exist (a threaded hash there waits forever; measured)."""
+    """How many threads blake3 may use. ``AUTO`` uses its global thread pool, whose threads do
+    not exist in a forked child (a hash there waits forever; measured): after a fork, an
+    explicit count makes blake3 build a pool of its own."""
 
-    threaded = True
+    threads: int = blake3.blake3.AUTO
 
 
 def _after_fork_in_child() -> None:
-    _Hashing.threaded = False
+    _Hashing.threads = os.cpu_count() or 1
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -51,8 +52,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def content_hash(data: memoryview | bytes | bytearray) -> str:
     """blake3 hex digest; large inputs are hashed on several threads (the GIL is released)."""
-    threaded = _Hashing.threaded and len(data) >= _THREADED_HASH_MIN
-    threads = blake3.blake3.AUTO if threaded else 1
+    threads = _Hashing.threads if len(data) >= _THREADED_HASH_MIN else 1
     return str(blake3.blake3(data, max_threads=threads).hexdigest())
 
 
