@@ -118,6 +118,72 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def background_figures(
+    workloads: list[str], scale: float, repeat: int, tmp: Path
+) -> dict[str, Any]:
+    """Issue 13's figures (:mod:`benchmarks.background`) for the medium and large workloads."""
+    out = {}
+    for workload in ("medium", "large"):
+        if workload in workloads:
+            where = str(tmp / f"background-{workload}")
+            out[workload] = _worker(
+                workload, str(scale), where, str(repeat), module="benchmarks.background"
+            )
+            shutil.rmtree(where, ignore_errors=True)
+    return out
+
+
+def _verdict(value: float, limit: float) -> str:
+    return "met" if value <= limit else "**missed**"
+
+
+def targets(rows: list[dict[str, Any]], bg: dict[str, Any]) -> str:
+    """Issue 13's target table from this run's figures (rows of a workload not run are left out)."""
+    lines = ["| figure | measured | target | |", "|---|---|---|---|"]
+    for workload, limit in (("medium", 0.05), ("large", 0.1)):
+        if workload in bg:
+            b = bg[workload]
+            lines.append(
+                f"| cell stopped per periodic snapshot, *{workload}* (in-process today: "
+                f"{b['inprocess']:.2f} s; published after {b['published']:.2f} s) "
+                f"| {1e3 * b['stopped']:.0f} ms | <= {1e3 * limit:.0f} ms "
+                f"| {_verdict(b['stopped'], limit)} |"
+            )
+    if "medium" in bg:
+        b = bg["medium"]
+        lines += [
+            f"| bytes written after one element of a 320 MB array changed "
+            f"| {_fmt_bytes(b['one_element_bytes'])} | <= 16 MB "
+            f"| {_verdict(b['one_element_bytes'], 16 * 1024 * 1024)} |",
+            f"| time to a published generation after that change | {b['one_element_s']:.2f} s "
+            f"| <= 0.3 s | {_verdict(b['one_element_s'], 0.3)} |",
+            f"| re-save, nothing changed, *medium*: cell stopped | "
+            f"{1e3 * b['unchanged_stopped']:.0f} ms | <= 50 ms "
+            f"| {_verdict(b['unchanged_stopped'], 0.05)} |",
+            f"| same: published | {b['unchanged_published']:.2f} s | <= 0.25 s "
+            f"| {_verdict(b['unchanged_published'], 0.25)} |",
+        ]
+        for share in ("0.1", "1"):
+            lines.append(
+                f"| extra memory while a background snapshot writes a 1 GB array and the cell "
+                f"rewrites {_fmt_bytes(b[f'cow_written_{share}'])} of it "
+                f"| {_fmt_bytes(b[f'cow_extra_{share}'])} | bounded by the pages written | - |"
+            )
+        forks = ", ".join(f"{gb} GB: {ms:.1f} ms" for gb, ms in b["fork_ms"].items())
+        lines.append(f"| fork latency by resident size | {forks} | - | - |")
+    for r in rows:
+        if r["workload"] == "medium" and r["tool"] == "ipyckpt":
+            lines.append(
+                f"| full save / raw write+fsync, *medium* | {r['save_ratio']:.2f}x | <= 1.0x "
+                f"| {_verdict(r['save_ratio'], 1.0)} |"
+            )
+            lines.append(
+                f"| restore / raw read, *medium* | {r['restore_ratio']:.2f}x | <= 2.0x "
+                f"| {_verdict(r['restore_ratio'], 2.0)} |"
+            )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     """One line describing where the numbers come from."""
     import dill
@@ -144,11 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(
         prefix="ipyckpt-bench-", dir=os.environ.get("BENCH_DIR")
     ) as tmp:
-        rows = run(
-            args.workloads.split(","), args.tools.split(","), args.scale, args.repeat, Path(tmp)
-        )
+        workloads = args.workloads.split(",")
+        rows = run(workloads, args.tools.split(","), args.scale, args.repeat, Path(tmp))
+        bg = background_figures(workloads, args.scale, args.repeat, Path(tmp))
     print(f"Machine: {machine()}\nMedians of {args.repeat}; scale {args.scale}.\n")
     print(table(rows))
+    if bg:
+        print("\nBackground snapshots and chunked blobs (issue 13):\n")
+        print(targets(rows, bg))
     overhead = _worker(
         "--repeat", str(max(args.repeat, 5)), "--iterations", str(args.iterations),
         module="benchmarks.overhead",
@@ -160,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         f"the loaded extension adds {overhead['cell_overhead_ms']:.3f} ms per cell."
     )
     if args.json:
-        doc = {"machine": machine(), "rows": rows, "overhead": overhead}
+        doc = {"machine": machine(), "rows": rows, "overhead": overhead, "background": bg}
         args.json.write_text(json.dumps(doc, indent=1))
     return 0
 

@@ -71,11 +71,21 @@ class SaveRequest:
     deadline: float | None = None  # seconds pickling may take before the snapshot is abandoned
 
 
+@dataclass
+class PendingReport(SaveReport):
+    """What a saver returns for a snapshot still being written (e.g. by a forked child): the
+    generation it will be. The saver reports the outcome itself when it is known."""
+
+
 class Saver(Protocol):
     """How a snapshot is written (the seam; see the module docstring)."""
 
     def save(self, request: SaveRequest) -> SaveReport:
         """Write ``request`` as a new generation and report it; raise IpyckptError on failure."""
+        ...
+
+    def settle(self, *, block: bool) -> None:
+        """Report snapshots still being written elsewhere that ended (``block``: wait for them)."""
         ...
 
 
@@ -93,6 +103,9 @@ class InProcessSaver:
             deadline=request.deadline,
         )
         return report
+
+    def settle(self, *, block: bool) -> None:
+        """Nothing is ever pending: every save is complete when it returns."""
 
 
 @dataclass
@@ -252,7 +265,8 @@ class StateSession:
         except Exception as exc:
             self.emit("save_failed", trigger=trigger, error=one_line(exc))
             raise
-        self.saved(report)
+        if not isinstance(report, PendingReport):  # else the saver calls saved() later
+            self.saved(report)
         return report
 
     def saved(self, report: SaveReport) -> None:
@@ -274,6 +288,10 @@ class StateSession:
             return self.snapshot_deadline
         last = self.last_save.seconds if self.last_save is not None else 0.0
         return max(DEFAULT_DEADLINE_S, 10 * last)
+
+    def settle(self, *, block: bool = False) -> None:
+        """Report background snapshots that ended; with ``block``, wait for a running one."""
+        self.saver.settle(block=block)
 
     def restore(
         self,

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipyckpt.background import SnapshotSkipped
 from ipyckpt.cells import ResumeInfo, run_cell
 from ipyckpt.durations import format_duration, parse_duration, young_daly_interval
 from ipyckpt.magicargs import CellOptions
@@ -203,6 +204,9 @@ class PreparedCell:
                     keep=options.keep,
                     progress=reporter.progress,
                 )
+            except SnapshotSkipped as exc:  # the previous one is still written in the background
+                print(f"ipyckpt: {exc}", file=sys.stderr)
+                return
             except Exception as exc:  # nothing in a snapshot may abort hours of computation
                 print(f"ipyckpt: snapshot {len(attempts)} failed: {one_line(exc)}", file=sys.stderr)
                 return
@@ -233,6 +237,7 @@ def prepare_cell(
 ) -> PreparedCell:
     """Everything before the cell's code runs; ipyckpt's errors here are the magic's to report."""
     session.store(options.keep)  # fail early, before running anything, if there is no store
+    session.settle()  # show how a background snapshot of an earlier cell ended
     source = shell.transform_cell(cell)
     instrumented, resume = _prepare(session, source, options)
     interval = _interval(session, options, settings)
@@ -251,6 +256,7 @@ def _mark_error(session: StateSession, taken: list[int], exc: BaseException) -> 
         return
     error = f"{type(exc).__name__}: {exc}".strip()
     try:
+        session.settle(block=True)  # the snapshot to mark may still be written by a child
         session.store().annotate(taken[-1], error=error)
     except Exception as problem:  # the user's own error matters more: one line, never chained
         print(f"ipyckpt: could not mark the snapshot with the error: {problem}", file=sys.stderr)

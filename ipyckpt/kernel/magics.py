@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Int, Unicode, validate
 
+from ipyckpt import background
 from ipyckpt.autosave import DEFAULT_INTERVAL, parse_autosave
 from ipyckpt.durations import parse_duration
 from ipyckpt.kernel.cellrun import CellSettings, prepare_cell
@@ -74,6 +75,14 @@ class Checkpointer(Magics):
         "exits anyway (the previous checkpoint stays intact).",
     ).tag(config=True)
 
+    background = Bool(
+        False,
+        help="Write in-cell (periodic) snapshots in a forked child process while the cell goes "
+        "on (Linux). A snapshot is then published a moment after its consistent point, and one "
+        "due while the previous is written is skipped. Off, or when fork is unsafe (GPU runtime "
+        "loaded, too little free memory), snapshots are written in-process while the cell waits.",
+    ).tag(config=True)
+
     @validate("keep")
     def _check_keep(self, proposal: Any) -> int:
         if proposal["value"] < 1:
@@ -102,7 +111,9 @@ class Checkpointer(Magics):
             shell.user_ns, hidden=shell.user_ns_hidden, folder=self.directory, keep=self.keep
         )
         self.cell_watcher: Any = None  # ipyckpt.kernel.autosave.CellWatcher, set by the extension
-        self.observe(self._sync_session, names=["directory", "keep", "snapshot_deadline", "budget"])
+        self._forked = background.attach(self.session, enabled=self.background)
+        names = ["directory", "keep", "snapshot_deadline", "budget", "background"]
+        self.observe(self._sync_session, names=names)
         self._sync_session(None)
         self._parser = build_parser()
 
@@ -112,6 +123,7 @@ class Checkpointer(Magics):
         deadline = self.snapshot_deadline
         self.session.snapshot_deadline = parse_duration(deadline) if deadline else None
         self.session.retention = tiered(parse_budget(self.budget), keep_newest=self.keep)
+        self._forked.enabled = self.background
 
     def autosave_interval(self) -> float | None:
         """Seconds between autosaves (None: off)."""

@@ -1,8 +1,14 @@
 """Writing one save's blobs: the streamed pickle segment and the out-of-band buffers.
 
-Every blob is written to ``tmp/``, fsynced and renamed to its content-addressed name; buffers
-are hashed and written by background threads while the next variable is pickled. On error, the
-temporary files and the blobs this save created are removed.
+Every blob is written to ``tmp/``, fsynced and renamed to its content-addressed name. Buffers
+are cut into fixed-size chunks (:data:`CHUNK_SIZE`), so changing one element of a big array
+rewrites one chunk; background threads store the chunks while the next variable is pickled.
+
+Each chunk is first copied into a private buffer, and that copy is both hashed and written: the
+bytes on disk always match their hash, even if another thread of the user's program writes into
+the array meanwhile (the chunk then holds the array as it was at the moment of the copy, which
+may mix old and new values, but the generation is never damaged). On error, the temporary files
+and the blobs this save created are removed.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from typing import Any, TypeVar
 import blake3
 
 from ipyckpt.store import fsio, knowngood
+from ipyckpt.store.chunks import chunk_spans, private_copy
 from ipyckpt.store.manifest import Segment
-from ipyckpt.store.serialize import BlobRef, PickledVariable
+from ipyckpt.store.serialize import BlobRef, BufferRef, PickledVariable
 
 T = TypeVar("T")
 PROGRESS_POLL_S = 0.2
@@ -28,9 +35,24 @@ _THREADED_HASH_MIN = 4 << 20
 BUFFER_WRITERS = BUFFER_READERS = 2  # threads moving buffers while the main thread pickles
 
 
+class _Hashing:
+    """How many threads blake3 may use. ``AUTO`` uses its global thread pool, whose threads do
+    not exist in a forked child (a hash there waits forever; measured): after a fork, an
+    explicit count makes blake3 build a pool of its own."""
+
+    threads: int = blake3.blake3.AUTO
+
+
+def _after_fork_in_child() -> None:
+    _Hashing.threads = os.cpu_count() or 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def content_hash(data: memoryview | bytes | bytearray) -> str:
     """blake3 hex digest; large inputs are hashed on several threads (the GIL is released)."""
-    threads = blake3.blake3.AUTO if len(data) >= _THREADED_HASH_MIN else 1
+    threads = _Hashing.threads if len(data) >= _THREADED_HASH_MIN else 1
     return str(blake3.blake3(data, max_threads=threads).hexdigest())
 
 
@@ -82,6 +104,7 @@ class BlobWriter:
         self.pool = ThreadPoolExecutor(max_workers=BUFFER_WRITERS, thread_name_prefix="ipyckpt")
         self.pending: list[Future[None]] = []
         self.report_lock = threading.Lock()
+        self.claimed: set[str] = set()  # blobs this save writes (equal chunks are written once)
         self.owner = threading.current_thread()
 
     def __enter__(self) -> BlobWriter:
@@ -115,16 +138,22 @@ class BlobWriter:
         self._report(len(data))
         return start
 
-    def write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
-        if buffers:
-            self.pending.append(submit(self.pool, self._write_buffers, buffers, refs))
-
-    def _write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
-        """Worker thread: hash and store each buffer (both release the GIL)."""
+    def write_buffers(self, buffers: list[memoryview], refs: list[BufferRef]) -> None:
         for data in buffers:
-            ref = BlobRef(content_hash(data), data.nbytes)
-            self._store(ref, functools.partial(_write_to, data=data))
+            view = data.cast("B") if data.format != "B" or data.ndim != 1 else data
+            spans = chunk_spans(view.nbytes)
+            ref = BufferRef(view.nbytes, [BlobRef("", end - start) for start, end in spans])
             refs.append(ref)
+            for index, (start, end) in enumerate(spans):
+                chunk = view[start:end]
+                self.pending.append(submit(self.pool, self._write_chunk, chunk, ref, index))
+
+    def _write_chunk(self, data: memoryview, ref: BufferRef, index: int) -> None:
+        """Worker thread: copy one chunk, hash the copy and store the copy (GIL released)."""
+        copy = private_copy(data)
+        chunk = BlobRef(content_hash(copy), len(copy))
+        self._store(chunk, functools.partial(_write_to, data=copy))
+        ref.chunks[index] = chunk
 
     def _wait_for_buffers(self) -> None:
         """Wait for every background buffer write; re-raise the first failure."""
@@ -140,7 +169,16 @@ class BlobWriter:
         if first is not None:
             raise first
 
+    def _claim(self, digest: str) -> bool:
+        """True for the first writer of ``digest`` in this save (chunks may repeat)."""
+        with self.report_lock:
+            first = digest not in self.claimed
+            self.claimed.add(digest)
+        return first
+
     def _store(self, ref: BlobRef, write: Callable[[int], object]) -> None:
+        if not self._claim(ref.hash):
+            return  # another thread of this save stores the same bytes
         final = self.blob_path(ref.hash)
         if knowngood.reusable(final, ref.hash, ref.size, self.tmp):
             return  # content-addressed: already stored (and known good) by an earlier save

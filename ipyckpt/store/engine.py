@@ -17,6 +17,7 @@ keep their hash, so they are not written again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import mmap
 import os
@@ -31,6 +32,7 @@ import blake3
 
 from ipyckpt.store import fsio, knowngood, manifest, signing
 from ipyckpt.store.blobwriter import BUFFER_READERS, BlobWriter, submit
+from ipyckpt.store.chunks import read_ahead
 from ipyckpt.store.deadline import DeadlinePassed
 from ipyckpt.store.deadline import deadline as deadline_for
 from ipyckpt.store.errors import (
@@ -496,15 +498,15 @@ class Store:
             return {}, {}, {i: str(exc) for i in indices}
         lost: dict[int, str] = {}
         with ThreadPoolExecutor(BUFFER_READERS, thread_name_prefix="ipyckpt-read") as pool:
-            # read (and verify) every needed buffer in the background, in the order needed
-            futures = {
-                i: [submit(pool, self._read_blob, ref) for ref in segment.records[i].buffers]
-                for i in order
+            # read (and verify) every needed buffer's chunks ahead, in the order needed
+            start = functools.partial(submit, pool)
+            reads = {
+                i: read_ahead(segment.records[i].buffers, start, self._read_into) for i in order
             }
 
             def buffers_of(i: int) -> list[object]:
                 try:
-                    return [f.result() for f in futures[i]]
+                    return [read.result() for read in reads[i]]
                 except CheckpointCorrupt as exc:
                     lost[i] = str(exc)
                     raise _BlobLost(str(exc)) from None
@@ -512,9 +514,9 @@ class Store:
             try:
                 values, failed = unpickle_variables(pickled, segment.records, indices, buffers_of)
             finally:
-                for fs in futures.values():
-                    for f in fs:
-                        f.cancel()
+                for buffer_reads in reads.values():
+                    for read in buffer_reads:
+                        read.cancel()
         records = segment.records
         for i in list(failed):  # the later members of a damaged variable's group go with it
             group_lost = [j for j in lost if records[j].group == records[i].group and j <= i]
@@ -525,10 +527,18 @@ class Store:
 
     def _read_blob(self, ref: BlobRef) -> bytearray | mmap.mmap:
         """Read and check one blob; a damaged one is moved aside so the next save rewrites it."""
+        data = fsio.new_buffer(ref.size)
+        with memoryview(data) as view:
+            self._read_into(ref, view)
+        return data
+
+    def _read_into(self, ref: BlobRef, view: memoryview) -> None:
+        """Fill ``view`` with blob ``ref``, checking its size and hash (a damaged one is moved
+        aside so the next save rewrites it)."""
         path = self._blob_path(ref.hash)
         hasher = blake3.blake3()
         try:
-            data = fsio.read_exact(path, ref.size, on_chunk=hasher.update)
+            fsio.read_into(path, view, on_chunk=hasher.update)
         except FileNotFoundError:
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is missing") from None
         except OSError as exc:
@@ -539,7 +549,6 @@ class Store:
             knowngood.move_aside(path, self._path(_TMP_DIR))
             raise CheckpointCorrupt(f"blob {ref.hash[:12]}… is damaged: its content changed")
         knowngood.remember(path)
-        return data
 
     # --------------------------------------------------------------------- verify and gc
     def verify(self) -> VerifyReport:

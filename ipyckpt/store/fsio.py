@@ -91,18 +91,24 @@ def atomic_write_bytes(final: Path, data: bytes, temp_dir: Path) -> None:
     fsync_dir(final.parent)
 
 
-def read_exact(
-    path: Path, size: int, on_chunk: Callable[[memoryview], object] | None = None
-) -> bytearray | mmap.mmap:
-    """Read exactly ``size`` bytes of ``path`` into a new writable buffer; return it.
+def new_buffer(size: int) -> bytearray | mmap.mmap:
+    """A writable buffer of ``size`` bytes to read into.
 
     Large buffers are anonymous memory maps: unlike ``bytearray(size)`` they are not zero-filled
-    first, so the data is touched once. ``on_chunk`` sees each chunk right after it is read
-    (while it is still in the CPU cache), e.g. to hash it. Raises :class:`OSError` (``EIO``)
-    when the file is shorter or longer than expected.
+    first, so the data is touched once.
     """
-    buf: bytearray | mmap.mmap = mmap.mmap(-1, size) if size >= _MMAP_MIN else bytearray(size)
-    view = memoryview(buf)
+    return mmap.mmap(-1, size) if size >= _MMAP_MIN else bytearray(size)
+
+
+def read_into(
+    path: Path, view: memoryview, on_chunk: Callable[[memoryview], object] | None = None
+) -> None:
+    """Fill ``view`` with the whole content of ``path``, which must be exactly that long.
+
+    ``on_chunk`` sees each chunk right after it is read (while it is still in the CPU cache),
+    e.g. to hash it. Raises :class:`OSError` (``EIO``) when the file is shorter or longer.
+    """
+    size = len(view)
     with open(os.open(path, _READ_FLAGS), "rb", buffering=0) as fh:
         done = 0
         while done < size:
@@ -114,7 +120,15 @@ def read_exact(
             done += n
         if fh.read(1):
             raise OSError(5, f"file is longer than the {size} bytes recorded", str(path))
-    view.release()
+
+
+def read_exact(
+    path: Path, size: int, on_chunk: Callable[[memoryview], object] | None = None
+) -> bytearray | mmap.mmap:
+    """Read exactly ``size`` bytes of ``path`` into a new writable buffer (:func:`read_into`)."""
+    buf = new_buffer(size)
+    with memoryview(buf) as view:
+        read_into(path, view, on_chunk)
     return buf
 
 

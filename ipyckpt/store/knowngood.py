@@ -38,6 +38,13 @@ def remember(path: Path) -> None:
             _known[str(path)] = identity
 
 
+def known_paths() -> set[str]:
+    """Every path this process currently knows to be good (a forked saver hands the ones it
+    learnt back to its parent, which :func:`remember` s them)."""
+    with _lock:
+        return set(_known)
+
+
 def is_known_good(path: Path, size: int) -> bool:
     """True if this process wrote or verified ``path`` and it has not changed since."""
     with _lock:

@@ -21,7 +21,7 @@ from ipyckpt.store import signing
 from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted, StoreFormatError
 from ipyckpt.store.serialize import BlobRef, PickledVariable, records_from_json, records_to_json
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: buffers are lists of fixed-size chunks
 
 
 @dataclass
@@ -35,7 +35,8 @@ class Segment:
         """Every blob this segment needs: the pickle and all out-of-band buffers."""
         yield self.pickle
         for rec in self.records:
-            yield from rec.buffers
+            for buffer in rec.buffers:
+                yield from buffer.chunks
 
 
 @dataclass
@@ -294,13 +295,13 @@ def _record_doc(doc: object) -> dict[str, Any]:
     start, end = (_int(x, "span") for x in span) if len(span) == 2 else (0, -1)
     if end < start:
         raise ValueError(f"invalid span {span!r}")
-    buffers = [_blob(b) for b in _list(rec["buffers"], "buffers")]
+    buffers = [_buffer(b) for b in _list(rec["buffers"], "buffers")]
     return dict(
         rec,
         name=_str(rec["name"], "name"),
         type=_str(rec["type"], "type"),
         span=[start, end],
-        buffers=[[b.hash, b.size] for b in buffers],
+        buffers=[[size, [[c.hash, c.size] for c in chunks]] for size, chunks in buffers],
         group=_int(rec["group"], "group"),
     )
 
@@ -313,6 +314,18 @@ def _entry(doc: object) -> VariableEntry:
         _int(e["written_by"], "written_by"),
         _str(e.get("summary", ""), "summary"),  # absent in manifests before summaries
     )
+
+
+def _buffer(doc: object) -> tuple[int, list[BlobRef]]:
+    """An out-of-band buffer: ``[size, [chunk blob, ...]]`` whose chunk sizes add up to size."""
+    pair = _list(doc, "buffer")
+    if len(pair) != 2:
+        raise ValueError(f"a buffer is [size, chunks], not {str(pair)[:80]}")
+    size = _int(pair[0], "buffer size")
+    chunks = [_blob(c) for c in _list(pair[1], "chunks")]
+    if size < 0 or sum(c.size for c in chunks) != size:
+        raise ValueError(f"a buffer of {size} bytes has chunks of another total size")
+    return size, chunks
 
 
 def _blob(doc: object) -> BlobRef:

@@ -53,6 +53,18 @@ class BlobRef:
 
 
 @dataclass
+class BufferRef:
+    """An out-of-band buffer: its size and the content-addressed chunks that hold its bytes.
+
+    Large buffers are cut into fixed-size chunks, so changing one element of a big array
+    rewrites one chunk; ``chunks`` are in order and their sizes add up to ``size``.
+    """
+
+    size: int
+    chunks: list[BlobRef] = field(default_factory=list)
+
+
+@dataclass
 class PickledVariable:
     """Where one variable lives inside its segment, and the group it is restored with.
 
@@ -64,7 +76,7 @@ class PickledVariable:
     type_name: str
     start: int
     end: int
-    buffers: list[BlobRef] = field(default_factory=list)
+    buffers: list[BufferRef] = field(default_factory=list)
     group: int = 0
 
     @property
@@ -80,8 +92,8 @@ class SegmentSink(Protocol):
         """Append one variable's pickle bytes; return the offset they start at."""
         ...
 
-    def write_buffers(self, buffers: list[memoryview], refs: list[BlobRef]) -> None:
-        """Store each buffer as a blob and append its reference to ``refs``, in order.
+    def write_buffers(self, buffers: list[memoryview], refs: list[BufferRef]) -> None:
+        """Store each buffer as blobs and append its reference to ``refs``, in order.
 
         The sink may do this in the background: ``refs`` is complete when the save finishes.
         """
@@ -346,7 +358,7 @@ def records_to_json(records: Sequence[PickledVariable]) -> list[dict[str, Any]]:
             "name": r.name,
             "type": r.type_name,
             "span": [r.start, r.end],
-            "buffers": [[b.hash, b.size] for b in r.buffers],
+            "buffers": [[b.size, [[c.hash, c.size] for c in b.chunks]] for b in r.buffers],
             "group": r.group,
         }
         for r in records
@@ -361,7 +373,7 @@ def records_from_json(items: Sequence[Mapping[str, Any]]) -> list[PickledVariabl
             type_name=str(d["type"]),
             start=int(d["span"][0]),
             end=int(d["span"][1]),
-            buffers=[BlobRef(str(h), int(n)) for h, n in d["buffers"]],
+            buffers=[_buffer_from_json(b) for b in d["buffers"]],
             group=int(d["group"]),
         )
         for d in items
@@ -370,3 +382,11 @@ def records_from_json(items: Sequence[Mapping[str, Any]]) -> list[PickledVariabl
         if not 0 <= r.group <= i or (r.group < i and records[i - 1].group != r.group):
             raise ValueError(f"record {i} has an invalid group {r.group}")
     return records
+
+
+def _buffer_from_json(item: Sequence[Any]) -> BufferRef:
+    size, chunks = item
+    ref = BufferRef(int(size), [BlobRef(str(h), int(n)) for h, n in chunks])
+    if ref.size < 0 or sum(c.size for c in ref.chunks) != ref.size:
+        raise ValueError(f"a buffer of {ref.size} bytes has chunks of another total size")
+    return ref

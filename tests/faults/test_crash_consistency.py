@@ -37,7 +37,8 @@ SAVER = textwrap.dedent(
     n = int(sys.argv[2]) * (1 << 20) // 8
     while True:
         k += 1
-        ns = {"arr": np.full(n, float(k)), "meta": {"k": k}, "tail": [k] * 1000,
+        # distinct chunks (equal ones are stored once): every save writes the whole array
+        ns = {"arr": np.arange(n, dtype=np.float64) + k, "meta": {"k": k}, "tail": [k] * 1000,
               "small": np.full(1000, float(k))}
         store.save(ns, info={"k": k})
         print("saved", k, flush=True)
@@ -50,7 +51,8 @@ def check_consistent(store: Store) -> int:
     v = report.values
     k = v["meta"]["k"]
     assert report.info["k"] == k
-    assert v["arr"][0] == v["arr"][-1] == float(k), "array and metadata from the same save"
+    arr = v["arr"]
+    assert arr[0] == float(k) and arr[-1] == float(k + len(arr) - 1), "array and metadata agree"
     assert v["tail"] == [k] * 1000
     assert v["small"][0] == float(k)
     assert not report.failed

@@ -17,11 +17,11 @@ from ipyckpt import CheckpointCorrupt, Store
 
 
 def buffer_blob_of(directory: Path, generation: int, name: str) -> Path:
-    """The blob file of variable ``name``'s first out-of-band buffer in ``generation``."""
+    """The blob file of the first chunk of variable ``name``'s first buffer in ``generation``."""
     doc = json.loads((directory / "generations" / f"{generation:08d}.json").read_text())
     entry = doc["variables"][name]
     record = doc["segments"][entry["segment"]]["variables"][entry["index"]]
-    digest = record["buffers"][0][0]
+    digest = record["buffers"][0][1][0][0]  # [size, [[hash, size], ...]]: the first chunk
     return directory / "blobs" / digest[:2] / digest
 
 

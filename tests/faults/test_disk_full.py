@@ -31,7 +31,7 @@ def test_real_full_disk_keeps_the_previous_generation(tiny_fs: Path) -> None:
     with pytest.raises(
         CheckpointWriteError, match=r"No space left on device.*generation 1 is intact"
     ):
-        store.save({"arr": np.full(4_000_000, 2.0), "tag": "too big"})
+        store.save({"arr": np.arange(4_000_000.0), "tag": "too big"})  # distinct chunks
     assert Store(tiny_fs / "s").load().values["tag"] == "good"
     assert list((tiny_fs / "s" / "tmp").iterdir()) == [], "temporary files were removed"
     assert blob_names(tiny_fs / "s") == before, "blobs of the failed save were removed"

@@ -193,7 +193,9 @@ def test_progress_is_pushed_while_a_snapshot_is_written(open_kernel: Any) -> Non
     fe = Frontend(k)
     fe.execute("%load_ext ipyckpt")
     fe.wait_for(lambda m: m["msg_type"] == "comm_open")
-    fe.execute("%%checkpoint\nimport numpy as np\nbig = np.ones(40_000_000)")  # 320 MB
+    fe.execute(
+        "%%checkpoint\nimport numpy as np\nbig = np.arange(40_000_000.0)"
+    )  # 320 MB, no equal chunks
     fe.execute("import ipyckpt.kernel.comm as kc; kc.PROGRESS_EVERY_S = 0.0\nbig += 1")
     fe.messages.clear()
     fe.execute("%checkpoint save")

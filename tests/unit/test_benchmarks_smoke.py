@@ -51,3 +51,15 @@ def test_autosave_benchmark_measures_every_cell_in_every_mode(tmp_path: Path) ->
     assert all(t["due"] > 0 for t in cells["seconds"].values())
     assert disk["generations"] >= 2 and disk["store_bytes"] > disk["state_bytes"] > 0
     assert "+idle ms" in run.stdout
+
+
+def test_background_figures_script_runs(tmp_path: Path) -> None:
+    """The issue 13 worker on the small workload (the 320 MB / 1 GB parts run for medium only)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.background", "small", "0.01", str(tmp_path), "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert 0 < figures["stopped"] < figures["published"]
+    assert 0 < figures["unchanged_stopped"] < figures["unchanged_published"]

@@ -29,7 +29,7 @@ def newest_only_blobs(store: Store) -> list[Path]:
         for seg in doc["segments"].values():
             out.add(seg["pickle"][0])
             for var in seg["variables"]:
-                out.update(h for h, _ in var["buffers"])
+                out.update(h for _, chunks in var["buffers"] for h, _ in chunks)
         return out
 
     only = hashes(docs[1]) - hashes(docs[0])
