@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import io
 import mmap
 import pickle
 import socket
+import sys
 import threading
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -104,6 +106,39 @@ def refusal_reason(value: object) -> str | None:
     return None
 
 
+def module_by_reference(module: types.ModuleType) -> bool:
+    """True if ``module`` is importable by its name (stored by reference, re-imported on restore).
+
+    A module built at run time (``types.ModuleType("m")``, not in ``sys.modules``) is not: dill
+    stores it by value.
+    """
+    return sys.modules.get(module.__name__) is module
+
+
+def _reduce_module(module: types.ModuleType) -> tuple[Any, ...]:
+    """Importable: re-imported by name. Built at run time: a new module with a copy of its
+    ``__dict__`` (dill would store it by name, and its restore would fail)."""
+    if module_by_reference(module):
+        return importlib.import_module, (module.__name__,)
+    state = {k: v for k, v in vars(module).items() if k not in ("__builtins__", "__loader__")}
+    return types.ModuleType, (module.__name__,), state
+
+
+def imports_first(items: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
+    """``items`` with modules first, in the order they were first imported in this process.
+
+    Restoring them in that order repeats the original import sequence (a package before the
+    submodules and the libraries that configure it), before any other variable is rebuilt.
+    """
+    items = list(items)
+    if not any(isinstance(v, types.ModuleType) for _, v in items):
+        return items
+    position = {id(m): i for i, m in enumerate(list(sys.modules.values()))}
+    modules = [(n, v) for n, v in items if isinstance(v, types.ModuleType)]
+    modules.sort(key=lambda item: position.get(id(item[1]), len(position)))
+    return modules + [(n, v) for n, v in items if not isinstance(v, types.ModuleType)]
+
+
 class _NeedsDill(Exception):
     """The C pickler met an object only dill can store (by value)."""
 
@@ -125,6 +160,10 @@ class _FastPickler(pickle.Pickler):
             raise _Refused(reason)
         if isinstance(obj, type | types.FunctionType) and not importable(obj):
             raise _NeedsDill  # the C pickler would store a notebook class or function by name
+        if isinstance(obj, types.ModuleType):
+            if not module_by_reference(obj):
+                raise _NeedsDill  # built at run time: dill stores it by value
+            return _reduce_module(obj)
         return NotImplemented
 
 
@@ -139,6 +178,8 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
         reason = refusal_reason(obj)
         if reason is not None:
             raise _Refused(reason)
+        if isinstance(obj, types.ModuleType):
+            return _reduce_module(obj)  # dill would store a non-stdlib module's __dict__ too
         cls = type(obj)
         # dill pickles every ndarray with __reduce__ (an in-band copy); protocol 5 passes the
         # buffer out of band instead, straight from the array's memory.
@@ -210,7 +251,7 @@ def pickle_variables(
     values: list[object] = []
     alone: dict[int, _Pickled] = {}
     skipped: dict[str, str] = {}
-    for name, value in items:
+    for name, value in imports_first(items):
         index = len(names)
         tracker.begin(index)
         try:

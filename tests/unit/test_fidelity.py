@@ -1,0 +1,52 @@
+"""Everything a notebook binds comes back after a restore in a fresh interpreter, with its type:
+imported modules, and the object families of issue 11 item 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_python
+
+SAVE_MODULES = """
+import sys, types, importlib
+sys.path.insert(0, sys.argv[2])
+import os.path, json as j, numpy as np, matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from os import path
+from xml.dom import minidom
+import onlyhere
+built = types.ModuleType("built")
+exec("def twice(x):\\n    return 2 * x\\nK = 21", built.__dict__)
+from ipyckpt import Store
+ns = {k: v for k, v in globals().items() if not k.startswith("__") and k not in ("sys", "types", "importlib", "Store")}
+print(Store(sys.argv[1]).save(ns))
+"""
+
+LOAD_MODULES = """
+import sys
+from ipyckpt import Store
+r = Store(sys.argv[1]).load()
+v = r.values
+assert v["np"] is sys.modules["numpy"] and v["np"].arange(3).sum() == 3
+assert v["j"] is sys.modules["json"] and v["os"] is sys.modules["os"]
+assert v["path"] is sys.modules["os"].path
+assert v["plt"] is sys.modules["matplotlib.pyplot"] and v["matplotlib"] is sys.modules["matplotlib"]
+assert v["minidom"] is sys.modules["xml.dom.minidom"]
+assert v["built"].twice(v["built"].K) == 42 and "built" not in sys.modules
+assert set(r.failed) == {"onlyhere"}, r.failed
+assert "No module named 'onlyhere'" in r.failed["onlyhere"], r.failed
+assert "not restored: onlyhere: ModuleNotFoundError: No module named 'onlyhere'" in str(r)
+print("OK")
+"""
+
+
+def test_imported_modules_come_back_and_an_unimportable_one_is_reported(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "onlyhere.py").write_text("VALUE = 1\n")
+    saved = run_python(SAVE_MODULES, str(tmp_path / "store"), str(lib))
+    assert "skipped" not in saved.stdout, saved.stdout
+    (lib / "onlyhere.py").unlink()
+    loaded = run_python(LOAD_MODULES, str(tmp_path / "store"))
+    assert loaded.stdout.strip().endswith("OK")
