@@ -28,6 +28,7 @@ from ipyckpt.cells import ResumeInfo
 from ipyckpt.history import INFO_KEY, CellHistory, carried_missing
 from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
+from ipyckpt.store import randomstate
 from ipyckpt.store.errors import IpyckptError, StoreFormatError
 from ipyckpt.store.reports import LoadReport, SaveReport
 from ipyckpt.store.retention import Policy
@@ -299,6 +300,8 @@ class StateSession:
             del self.user_ns[name]
         self.history.adopt(report.info, restored)
         self.history.forget(removed)
+        if names is None:  # the whole snapshot: its random states too
+            randomstate.restore(report.random_state)
         outcome = RestoreOutcome(report, restored, conflicts, removed)
         self.unrestored = {n: r for n, r in outcome.missing.items() if n not in self.user_ns}
         for name in outcome.missing:

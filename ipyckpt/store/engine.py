@@ -29,7 +29,7 @@ from typing import Any
 
 import blake3
 
-from ipyckpt.store import fsio, knowngood, manifest, signing
+from ipyckpt.store import fsio, knowngood, manifest, randomstate, signing
 from ipyckpt.store.blobwriter import BUFFER_READERS, BlobWriter, submit
 from ipyckpt.store.deadline import DeadlinePassed
 from ipyckpt.store.deadline import deadline as deadline_for
@@ -317,6 +317,7 @@ class Store:
         previous = self._newest_trusted_manifest()
         generation = max(self.generation_ids(), default=0) + 1
         items, skipped, deleted = plan_save(namespace, wanted, previous)
+        random_states = randomstate.capture()
         blob_dir = self._path(_BLOB_DIR)
         seconds, pickling = limit
         with BlobWriter(self._path(_TMP_DIR), blob_dir, self._blob_path, progress) as writer:
@@ -331,6 +332,7 @@ class Store:
             m.bytes_written = writer.bytes_written
             m.duration = time.perf_counter() - started
             m.versions = manifest.runtime_versions()
+            m.random = random_states
             self._publish(m, new=True)
         saved = [r.name for r in records]
         return SaveReport(
@@ -482,6 +484,7 @@ class Store:
             skipped_at_save=dict(m.skipped),
             trusted=signed,
             info=dict(m.info, error=m.error) if m.error else dict(m.info),
+            random_state=m.random,
         )
         return report, damaged
 

@@ -68,6 +68,7 @@ class Manifest:
     error: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    random: dict[str, Any] = field(default_factory=dict)  # see ipyckpt.store.randomstate
 
     def record(self, name: str) -> PickledVariable:
         """The pickle record of variable ``name``."""
@@ -120,6 +121,7 @@ def to_document(m: Manifest) -> dict[str, Any]:
         "error": m.error,
         "info": m.info,
         "versions": m.versions,
+        "random": m.random,
     }
 
 
@@ -273,6 +275,7 @@ def _from_document(doc: dict[str, Any]) -> Manifest:
             _str(k, "name"): _str(v, "version")
             for k, v in _dict(doc.get("versions") or {}, "versions").items()
         },
+        random=_dict(doc.get("random") or {}, "random"),
     )
 
 

@@ -28,11 +28,23 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import dill
-
 from ipyckpt.store.errors import CheckpointCorrupt
 from ipyckpt.store.sharing import SharingTracker, importable
 
+
+def _import_dill() -> Any:
+    """dill, without its import-time side effect: importing dill registers its savers in
+    pickle's pure-Python ``pickle._Pickler``, which changes how other libraries pickle (e.g.
+    ``joblib.hash`` of a notebook function, whose hasher copies that table when joblib is
+    imported). Undone unless the user had loaded dill already; dill's own Pickler keeps them."""
+    already = "dill" in sys.modules
+    module = importlib.import_module("dill")
+    if not already:
+        module.extend(False)
+    return module
+
+
+dill = _import_dill()
 PROTOCOL = 5
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 _IN_MEMORY_IO = (io.BytesIO, io.StringIO)
@@ -167,7 +179,7 @@ class _FastPickler(pickle.Pickler):
         return NotImplemented
 
 
-class _DillPickler(dill.Pickler):  # type: ignore[misc]
+class _DillPickler(dill.Pickler):  # type: ignore[misc,name-defined]
     """dill's pickler, plus: refusals and out-of-band numpy arrays."""
 
     def __init__(self, file: io.BytesIO, buffer_callback: Callable[[Any], bool], hook: Any) -> None:

@@ -43,3 +43,46 @@ def test_imports_are_restored_and_the_next_cell_runs(open_kernel: Any) -> None:
         "matplotlib.pyplot",
         "posixpath",
     )
+
+
+RANDOM_CELL = """%%checkpoint every=0.2s
+import random, time
+import numpy as np
+random.seed(5)
+np.random.seed(5)
+draws = []
+for i in range(40):
+    draws.append((random.random(), float(np.random.rand()), random.randint(0, 9)))
+    print("iter", i, flush=True)
+    time.sleep(0.03)
+"""
+
+
+def uninterrupted_draws() -> list[tuple[float, float, int]]:
+    """The same loop, run without interruption (in this process: it is deterministic)."""
+    import random
+
+    import numpy as np
+
+    random.seed(5)
+    np.random.seed(5)
+    return [(random.random(), float(np.random.rand()), random.randint(0, 9)) for _ in range(40)]
+
+
+def test_a_seeded_random_loop_killed_midway_equals_the_uninterrupted_run(
+    open_kernel: Any,
+) -> None:
+    k = open_kernel()
+    k.run("%load_ext ipyckpt")
+    msg = k.start_running(RANDOM_CELL)
+    k.wait_for_output(msg, "(periodic)")
+    k.wait_for_output(msg, "iter 20")
+    k.kill(signal.SIGKILL)
+    k2 = open_kernel()
+    k2.run("%load_ext ipyckpt")
+    i = k2.value("i")
+    assert 0 < i < 40
+    k2.run("print(__import__('random').random())")  # a draw between restore and resume
+    out = k2.run(RANDOM_CELL)
+    assert f"iteration {i} of" in out.stdout, out.stdout
+    assert k2.value("draws") == uninterrupted_draws()

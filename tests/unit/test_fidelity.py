@@ -50,3 +50,19 @@ def test_imported_modules_come_back_and_an_unimportable_one_is_reported(tmp_path
     (lib / "onlyhere.py").unlink()
     loaded = run_python(LOAD_MODULES, str(tmp_path / "store"))
     assert loaded.stdout.strip().endswith("OK")
+
+
+def test_loading_ipyckpt_leaves_the_pure_python_pickler_as_it_was(tmp_path: Path) -> None:
+    out = run_python(
+        """
+        import pickle, sys
+        before = dict(pickle._Pickler.dispatch)
+        from ipyckpt import Store
+        Store(sys.argv[1]).save({"f": lambda x: x, "keys": {1: 2}.keys()})
+        assert dict(pickle._Pickler.dispatch) == before, "dill's savers leaked into pickle"
+        import dill  # the user's own import of dill is not undone
+        print("OK")
+        """,
+        str(tmp_path / "store"),
+    )
+    assert out.stdout.strip() == "OK"
