@@ -56,6 +56,7 @@ from ipyckpt.store.retention import Footprint, Policy
 from ipyckpt.store.saveplan import assemble_manifest, check_names, plan_save
 from ipyckpt.store.serialize import (
     BlobRef,
+    gc_paused,
     needed_indices,
     pickle_variables,
     unpickle_variables,
@@ -264,7 +265,7 @@ class Store:
         wanted = check_names(names) if names is not None else None
         pickling: list[str | None] = [None]
         try:
-            with self._lock(exclusive=True):
+            with gc_paused(), self._lock(exclusive=True):
                 report = self._save_locked(
                     namespace,
                     wanted,
@@ -402,7 +403,7 @@ class Store:
         never substituted, not even per variable.
         """
         wanted = check_names(names) if names is not None else None
-        with self._lock(exclusive=False):
+        with gc_paused(), self._lock(exclusive=False):
             candidates = [generation] if generation is not None else self.generation_ids()
             if not candidates:
                 raise NoCheckpoint(f"there is no state checkpoint in {self.directory}")

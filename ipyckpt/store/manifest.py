@@ -111,8 +111,7 @@ def to_document(m: Manifest) -> dict[str, Any]:
             for sid, s in m.segments.items()
         },
         "variables": {
-            name: {"segment": e.segment, "index": e.index, "written_by": e.written_by}
-            | ({"summary": e.summary} if e.summary else {})
+            name: [e.segment, e.index, e.written_by] + ([e.summary] if e.summary else [])
             for name, e in m.variables.items()
         },
         "skipped": m.skipped,
@@ -135,7 +134,7 @@ def encode_signed(m: Manifest, key: bytes) -> bytes:
     doc = to_document(m)
     doc["key_id"] = signing.key_id(key)
     doc["signature"] = signing.sign(key, canonical(doc))
-    return json.dumps(doc, sort_keys=True, indent=1).encode()
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 #: Limits a manifest must stay within; anything beyond is treated as corrupt, never parsed.
@@ -289,7 +288,15 @@ def _segment(doc: object) -> Segment:
 
 
 def _record_doc(doc: object) -> dict[str, Any]:
-    """A variable record's JSON, type-checked (``records_from_json`` then builds it)."""
+    """A variable record's JSON, type-checked (``records_from_json`` then builds it).
+
+    Written as ``[name, type, start, end, buffers, group]`` (compact); earlier manifests wrote
+    one object per record, which is read too."""
+    if isinstance(doc, list):
+        if len(doc) != 6:
+            raise ValueError(f"a variable record has 6 fields, not {str(doc)[:80]}")
+        name, kind, start, end, buffers, group = doc
+        doc = {"name": name, "type": kind, "span": [start, end], "buffers": buffers, "group": group}
     rec = _dict(doc, "variable record")
     span = _list(rec["span"], "span")
     start, end = (_int(x, "span") for x in span) if len(span) == 2 else (0, -1)
@@ -307,6 +314,11 @@ def _record_doc(doc: object) -> dict[str, Any]:
 
 
 def _entry(doc: object) -> VariableEntry:
+    """``[segment, index, written_by(, summary)]`` (compact), or the earlier object form."""
+    if isinstance(doc, list):
+        if len(doc) not in (3, 4):
+            raise ValueError(f"a variable entry has 3 or 4 fields, not {str(doc)[:80]}")
+        doc = dict(zip(("segment", "index", "written_by", "summary"), doc, strict=False))
     e = _dict(doc, "variable")
     return VariableEntry(
         _str(e["segment"], "segment"),

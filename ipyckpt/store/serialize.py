@@ -102,6 +102,20 @@ class SegmentSink(Protocol):
         ...
 
 
+def _record_from_json(item: Any) -> PickledVariable:
+    if isinstance(item, Mapping):  # the earlier form: {"name", "type", "span", "buffers", "group"}
+        item = [item["name"], item["type"], *item["span"], item["buffers"], item["group"]]
+    name, kind, start, end, buffers, group = item
+    return PickledVariable(
+        str(name),
+        str(kind),
+        int(start),
+        int(end),
+        [BlobRef(str(h), int(n)) for h, n in buffers],
+        int(group),
+    )
+
+
 def type_name(value: object) -> str:
     """``module.QualName`` of ``value``'s type, as shown in reports."""
     cls = type(value)
@@ -331,6 +345,11 @@ def needed_indices(records: Sequence[PickledVariable], wanted: Iterable[int]) ->
     return [i for members in groups for i in members]
 
 
+def group_ends(records: Sequence[PickledVariable]) -> dict[int, int]:
+    """Each group's first record index -> its last record index (members are consecutive)."""
+    return {rec.group: i for i, rec in enumerate(records)}
+
+
 def unpickle_variables(
     pickle_bytes: bytes | bytearray | mmap.mmap,
     records: Sequence[PickledVariable],
@@ -341,14 +360,15 @@ def unpickle_variables(
 
     A variable that fails to load takes only the later members of its group with it.
     """
-    with _gc_paused():
+    with gc_paused():
         return _unpickle_in_order(pickle_bytes, records, set(wanted), read_buffers)
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: unpickling creates millions of objects, none of them
-    garbage, and collections triggered by those allocations made restores 2-3x slower."""
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: pickling, unpickling and manifest parsing create
+    millions of objects, none of them garbage, and the collections their allocations trigger
+    scan everything alive each time (restores 2-3x slower, saves and manifests superlinear)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -370,11 +390,11 @@ def _unpickle_in_order(
     unpickler: Any = None
     buffers = _Buffers()
     broken: str | None = None
+    last_member = group_ends(records)
     for i in needed_indices(records, wanted):
         rec = records[i]
         if rec.group == i:
-            stop = max(j for j in range(i, len(records)) if records[j].group == i)
-            stream = io.BytesIO(view[rec.start : records[stop].end])
+            stream = io.BytesIO(view[rec.start : records[last_member[i]].end])
             unpickler, broken = dill.Unpickler(stream, buffers=buffers), None
         if broken is not None:
             failed[i] = f"shares objects with {broken}, which could not be restored"
@@ -392,33 +412,21 @@ def _unpickle_in_order(
     return values, failed
 
 
-def records_to_json(records: Sequence[PickledVariable]) -> list[dict[str, Any]]:
-    """JSON-able form of a segment's variable records (stored in the manifest)."""
+def records_to_json(records: Sequence[PickledVariable]) -> list[list[Any]]:
+    """JSON-able form of a segment's variable records (stored in the manifest).
+
+    One short list per variable, ``[name, type, start, end, buffers, group]`` with buffers as
+    ``[[hash, size], ...]``: a manifest of 100,000 variables stays a few MB.
+    """
     return [
-        {
-            "name": r.name,
-            "type": r.type_name,
-            "span": [r.start, r.end],
-            "buffers": [[b.hash, b.size] for b in r.buffers],
-            "group": r.group,
-        }
+        [r.name, r.type_name, r.start, r.end, [[b.hash, b.size] for b in r.buffers], r.group]
         for r in records
     ]
 
 
-def records_from_json(items: Sequence[Mapping[str, Any]]) -> list[PickledVariable]:
-    """Inverse of :func:`records_to_json`."""
-    records = [
-        PickledVariable(
-            name=str(d["name"]),
-            type_name=str(d["type"]),
-            start=int(d["span"][0]),
-            end=int(d["span"][1]),
-            buffers=[BlobRef(str(h), int(n)) for h, n in d["buffers"]],
-            group=int(d["group"]),
-        )
-        for d in items
-    ]
+def records_from_json(items: Sequence[Any]) -> list[PickledVariable]:
+    """Inverse of :func:`records_to_json` (also reads the earlier one-object-per-record form)."""
+    records = [_record_from_json(item) for item in items]
     for i, r in enumerate(records):
         if not 0 <= r.group <= i or (r.group < i and records[i - 1].group != r.group):
             raise ValueError(f"record {i} has an invalid group {r.group}")

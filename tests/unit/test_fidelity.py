@@ -66,3 +66,28 @@ def test_loading_ipyckpt_leaves_the_pure_python_pickler_as_it_was(tmp_path: Path
         str(tmp_path / "store"),
     )
     assert out.stdout.strip() == "OK"
+
+
+def test_the_manifest_stays_compact_and_the_earlier_record_form_still_loads(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from ipyckpt import Store
+
+    store = Store(tmp_path / "s")
+    store.save({f"v{i}": i for i in range(10_000)})
+    path = tmp_path / "s" / "generations" / "00000001.json"
+    assert path.stat().st_size / 10_000 < 150, "bytes of manifest per small variable"
+    doc = json.loads(path.read_bytes())
+    for segment in doc["segments"].values():  # rewrite it in the earlier, verbose form
+        segment["variables"] = [
+            {"name": n, "type": t, "span": [a, b], "buffers": bufs, "group": g}
+            for n, t, a, b, bufs, g in segment["variables"]
+        ]
+    doc["variables"] = {
+        n: {"segment": s, "index": i, "written_by": w} for n, (s, i, w) in doc["variables"].items()
+    }
+    path.write_text(json.dumps(doc))
+    values = store.load(trust=True).values
+    assert len(values) == 10_000 and values["v9999"] == 9999
