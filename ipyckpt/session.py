@@ -139,10 +139,22 @@ class RestoreOutcome:
 
 @dataclass(frozen=True)
 class PendingResume:
-    """A restored snapshot taken inside a cell: re-running that cell resumes from it."""
+    """A restored snapshot taken inside a cell: re-running that cell resumes from it, once.
+
+    ``restored`` holds the objects the restore bound (strong references: an id alone could be
+    reused by a new object), so a resume can check that nothing rebound them in between;
+    ``random_state`` is put back right before resuming.
+    """
 
     resume: ResumeInfo
     generation: int
+    restored: dict[str, object] = field(default_factory=dict)
+    random_state: dict[str, Any] = field(default_factory=dict)
+
+    def rebound(self, user_ns: Mapping[str, object]) -> list[str]:
+        """Restored variables no longer bound to the restored object (rebound or deleted)."""
+        missing = object()
+        return sorted(n for n, v in self.restored.items() if user_ns.get(n, missing) is not v)
 
 
 class StateSession:
@@ -310,7 +322,7 @@ class StateSession:
                 outcome.made_by[name] = cell.label()
         self.last_restore = outcome
         self.cells_run_since_restore = 0
-        self.pending_resume = _pending_resume(report)
+        self.pending_resume = _pending_resume(report, {n: report.values[n] for n in restored})
         self.emit("restored", outcome=outcome)
         return outcome
 
@@ -342,6 +354,8 @@ def _observed(
     return observed
 
 
-def _pending_resume(report: LoadReport) -> PendingResume | None:
+def _pending_resume(report: LoadReport, restored: dict[str, object]) -> PendingResume | None:
     resume = ResumeInfo.from_info(report.info)
-    return PendingResume(resume, report.generation) if resume is not None else None
+    if resume is None:
+        return None
+    return PendingResume(resume, report.generation, restored, report.random_state)

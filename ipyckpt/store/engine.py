@@ -57,6 +57,7 @@ from ipyckpt.store.saveplan import assemble_manifest, check_names, plan_save
 from ipyckpt.store.serialize import (
     BlobRef,
     gc_paused,
+    imports_first,
     needed_indices,
     pickle_variables,
     unpickle_variables,
@@ -323,7 +324,7 @@ class Store:
         seconds, pickling = limit
         with BlobWriter(self._path(_TMP_DIR), blob_dir, self._blob_path, progress) as writer:
             with deadline_for(seconds):
-                records, failed = pickle_variables(_naming(items, pickling), writer)
+                records, failed = pickle_variables(_naming(imports_first(items), pickling), writer)
             skipped.update(failed)
             segment = writer.finish_segment(records)
             m = assemble_manifest(

@@ -157,12 +157,17 @@ def imports_first(items: Iterable[tuple[str, object]]) -> list[tuple[str, object
     submodules and the libraries that configure it), before any other variable is rebuilt.
     """
     items = list(items)
-    if not any(isinstance(v, types.ModuleType) for _, v in items):
+    if not any(_is_module(v) for _, v in items):
         return items
     position = {id(m): i for i, m in enumerate(list(sys.modules.values()))}
-    modules = [(n, v) for n, v in items if isinstance(v, types.ModuleType)]
+    modules = [(n, v) for n, v in items if _is_module(v)]
     modules.sort(key=lambda item: position.get(id(item[1]), len(position)))
-    return modules + [(n, v) for n, v in items if not isinstance(v, types.ModuleType)]
+    return modules + [(n, v) for n, v in items if not _is_module(v)]
+
+
+def _is_module(value: object) -> bool:
+    # type(), not isinstance(): isinstance asks a dead weak proxy its __class__, which raises
+    return issubclass(type(value), types.ModuleType)
 
 
 class _NeedsDill(Exception):
@@ -277,7 +282,7 @@ def pickle_variables(
     values: list[object] = []
     alone: dict[int, _Pickled] = {}
     skipped: dict[str, str] = {}
-    for name, value in imports_first(items):
+    for name, value in items:
         index = len(names)
         tracker.begin(index)
         try:

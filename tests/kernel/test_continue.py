@@ -86,3 +86,54 @@ def test_a_seeded_random_loop_killed_midway_equals_the_uninterrupted_run(
     out = k2.run(RANDOM_CELL)
     assert f"iteration {i} of" in out.stdout, out.stdout
     assert k2.value("draws") == uninterrupted_draws()
+
+
+STEP_CELL = """%%checkpoint every=0.2s
+import time
+for step in range(6):
+    total += start
+    print("step", step, flush=True)
+    time.sleep(0.25)
+"""
+
+
+def killed_in_step_cell(open_kernel: Any) -> Any:
+    """A kernel SIGKILLed in the middle of STEP_CELL, and a new one that restored it."""
+    k = open_kernel()
+    k.run("%load_ext ipyckpt")
+    k.run("%%checkpoint\nstart = 1\ntotal = 0")
+    msg = k.start_running(STEP_CELL)
+    k.wait_for_output(msg, "(periodic)")
+    k.wait_for_output(msg, "step 3")
+    k.kill(signal.SIGKILL)
+    k2 = open_kernel()
+    assert "restored" in k2.run("%load_ext ipyckpt").stdout
+    return k2
+
+
+def test_a_resume_point_is_used_once_then_the_cell_runs_from_the_top(open_kernel: Any) -> None:
+    k2 = killed_in_step_cell(open_kernel)
+    resumed = k2.run(STEP_CELL)
+    assert "resumed at" in resumed.stdout
+    assert k2.value("total") == 6
+    k2.run("total = 1000\nstart = 10")
+    again = k2.run(STEP_CELL)
+    assert "resumed" not in again.stdout, "an old resume point rolled back newer work"
+    assert k2.value("total") == 1060
+    k2.km.restart_kernel(now=True)
+    k2.client.wait_for_ready(timeout=60)
+    k2.run("%load_ext ipyckpt")
+    after_restart = k2.run(STEP_CELL)
+    assert "resumed" not in after_restart.stdout, "a finished cell is no resume point"
+    assert k2.value("total") == 1120
+
+
+def test_a_rebound_variable_makes_the_cell_run_from_the_top_and_says_which(
+    open_kernel: Any,
+) -> None:
+    k2 = killed_in_step_cell(open_kernel)
+    k2.run("start = 1\ntotal = 0")  # the user re-runs the initialising cell
+    out = k2.run(STEP_CELL)
+    assert "ipyckpt: total changed since state checkpoint" in out.stdout, out.stdout
+    assert "resumed" not in out.stdout
+    assert k2.value("total") == 6
