@@ -24,10 +24,12 @@ import socket
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ipyckpt.store import families
 from ipyckpt.store.errors import CheckpointCorrupt
 from ipyckpt.store.sharing import SharingTracker, importable
 
@@ -46,12 +48,13 @@ def _import_dill() -> Any:
 
 dill = _import_dill()
 PROTOCOL = 5
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 _IN_MEMORY_IO = (io.BytesIO, io.StringIO)
+# objects of these types pickle as something else (the referent), so only dill stores them right
+_DILL_ONLY = frozenset({weakref.ProxyType, weakref.CallableProxyType, super})
 _NEVER_PICKLED: dict[tuple[type, ...], str] = {
-    (io.IOBase,): "open file: reopen it after a restore",
+    (io.IOBase,): "open stream that is not a file: reopen it after a restore",
     (socket.socket,): "socket: reconnect after a restore",
-    _LOCK_TYPES: "lock: create a new one after a restore",
+    (threading.Thread,): "thread: start it again after a restore",
     (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType): (
         "generators cannot be saved: keep the data they produce in a list instead"
     ),
@@ -132,24 +135,6 @@ def refusal_reason(value: object) -> str | None:
     return None
 
 
-def module_by_reference(module: types.ModuleType) -> bool:
-    """True if ``module`` is importable by its name (stored by reference, re-imported on restore).
-
-    A module built at run time (``types.ModuleType("m")``, not in ``sys.modules``) is not: dill
-    stores it by value.
-    """
-    return sys.modules.get(module.__name__) is module
-
-
-def _reduce_module(module: types.ModuleType) -> tuple[Any, ...]:
-    """Importable: re-imported by name. Built at run time: a new module with a copy of its
-    ``__dict__`` (dill would store it by name, and its restore would fail)."""
-    if module_by_reference(module):
-        return importlib.import_module, (module.__name__,)
-    state = {k: v for k, v in vars(module).items() if k not in ("__builtins__", "__loader__")}
-    return types.ModuleType, (module.__name__,), state
-
-
 def imports_first(items: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
     """``items`` with modules first, in the order they were first imported in this process.
 
@@ -170,6 +155,21 @@ def _is_module(value: object) -> bool:
     return issubclass(type(value), types.ModuleType)
 
 
+def _reduce_special(obj: object) -> tuple[Any, ...] | None:
+    """Locks, standard streams and open files by ipyckpt's rules (:mod:`.families`), then the
+    refusals: whatever else ipyckpt never pickles raises :class:`_Refused`."""
+    try:
+        special = families.reduce_special(obj)
+    except families.Unstorable as exc:
+        raise _Refused(str(exc)) from None
+    if special is not None:
+        return special
+    reason = refusal_reason(obj)
+    if reason is not None:
+        raise _Refused(reason)
+    return None
+
+
 class _NeedsDill(Exception):
     """The C pickler met an object only dill can store (by value)."""
 
@@ -186,15 +186,17 @@ class _FastPickler(pickle.Pickler):
         super().__init__(file, protocol=PROTOCOL, buffer_callback=buffer_callback)
 
     def reducer_override(self, obj: object) -> Any:
-        reason = refusal_reason(obj)
-        if reason is not None:
-            raise _Refused(reason)
+        if type(obj) in _DILL_ONLY:
+            raise _NeedsDill
+        special = _reduce_special(obj)
+        if special is not None:
+            return special
         if isinstance(obj, type | types.FunctionType) and not importable(obj):
             raise _NeedsDill  # the C pickler would store a notebook class or function by name
         if isinstance(obj, types.ModuleType):
-            if not module_by_reference(obj):
+            if not families.module_by_reference(obj):
                 raise _NeedsDill  # built at run time: dill stores it by value
-            return _reduce_module(obj)
+            return families.reduce_module(obj)
         return NotImplemented
 
 
@@ -206,11 +208,11 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc,name-defined]
         self.persistent_id = hook
 
     def reducer_override(self, obj: object) -> Any:
-        reason = refusal_reason(obj)
-        if reason is not None:
-            raise _Refused(reason)
+        special = _reduce_special(obj)
+        if special is not None:
+            return special
         if isinstance(obj, types.ModuleType):
-            return _reduce_module(obj)  # dill would store a non-stdlib module's __dict__ too
+            return families.reduce_module(obj)  # dill would store a module's __dict__ too
         cls = type(obj)
         # dill pickles every ndarray with __reduce__ (an in-band copy); protocol 5 passes the
         # buffer out of band instead, straight from the array's memory.

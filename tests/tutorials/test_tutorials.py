@@ -40,7 +40,7 @@ EXPECTED = {
         "tutorial 02 complete",
         "(periodic) at statement 3, iteration",
         "(end): saved 5 variables",  # 3 + the modules os, time
-        "skipped log_file: cannot pickle",
+        "skipped conn: cannot pickle 'socket.socket'",
         "numbers: cannot pickle 'generator'",
         "(exit code -9)",
         "ipyckpt: resumed at statement 3, iteration",
