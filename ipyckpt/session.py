@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ipyckpt import identity
 from ipyckpt.autosave import AutosaveClock
 from ipyckpt.cells import ResumeInfo
 from ipyckpt.history import INFO_KEY, CellHistory, carried_missing
@@ -247,6 +248,8 @@ class StateSession:
         info = {**(info or {}), INFO_KEY: history}
         where = self.history.current(trigger)
         self.saving_cell = "" if where is None else where.describe()
+        mine = identity.current(notebook_path(self.user_ns))
+        info = {**(info or {}), "notebook": mine, "store": str(store.directory)}
         if self.listeners:
             previous = self.last_save
             self.emit("saving", trigger=trigger, estimate=previous.bytes_total if previous else 0)
@@ -326,6 +329,32 @@ class StateSession:
         self.emit("restored", outcome=outcome)
         return outcome
 
+    def check_own_store(self) -> str | None:
+        """Before an automatic restore: make sure the store is this notebook's (see
+        :mod:`ipyckpt.identity`); return the one line to show when it is not.
+
+        A notebook renamed since its store was written continues in that store; a notebook that
+        took another one's name gets a store of its own (``self.name``) instead.
+        """
+        location = self.location
+        if location is None or os.environ.get(STORE_ENV) or self.name is not None:
+            return None  # an explicit store: nothing to guess
+        notebook = notebook_path(self.user_ns)
+        mine = identity.current(notebook)
+        info = _newest_info(location)
+        if info is None:
+            renamed = identity.find_renamed(location.parent, location, mine, _newest_info)
+            if renamed is not None:
+                self.name = renamed.name
+            return None
+        problem = identity.refusal(info, location, mine)
+        recorded, moved = info.get("notebook"), info.get("store") not in (None, str(location))
+        other = isinstance(recorded, Mapping) and identity.same_notebook(recorded, mine) is False
+        if problem and other and not moved:
+            key = (mine.get("id") or mine.get("file", "")).replace(":", "-")
+            self.name = f"{location.name}.{key}"  # never write into the other notebook's store
+        return problem
+
     def note_cell_run(self, *args: object) -> None:
         """IPython ``post_run_cell`` hook: cells that ran since the restore may have changed state."""
         self.cells_run_since_restore += 1
@@ -352,6 +381,21 @@ def _observed(
         emit("progress", done=done)
 
     return observed
+
+
+def _newest_info(directory: Path) -> dict[str, Any] | None:
+    """The ``info`` of the newest readable generation of the store in ``directory``, if any."""
+    from ipyckpt.store import Store
+
+    if not (directory / "generations").is_dir():
+        return None
+    try:
+        for generation in Store(directory).generations():
+            if generation.problem is None:
+                return dict(generation.info)
+    except (IpyckptError, OSError):
+        return None
+    return None
 
 
 def _pending_resume(report: LoadReport, restored: dict[str, object]) -> PendingResume | None:
