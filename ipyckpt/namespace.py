@@ -1,10 +1,10 @@
-"""Which variables a checkpoint saves: the user's, never IPython's internals or modules."""
+"""Which variables a checkpoint saves: the user's (modules too: stored by reference), never
+IPython's internals."""
 
 from __future__ import annotations
 
 import keyword
 import re
-import types
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -64,10 +64,7 @@ def select_names(
     names = sorted(
         n
         for n, v in user_ns.items()
-        if not is_internal(n)
-        and n not in exclude
-        and not _hidden(n, v, hidden)
-        and not isinstance(v, types.ModuleType)
+        if not is_internal(n) and n not in exclude and not _hidden(n, v, hidden)
     )
     return Selection(tuple(names))
 

@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ipyckpt import identity
 from ipyckpt.autosave import AutosaveClock
 from ipyckpt.cells import ResumeInfo
 from ipyckpt.history import INFO_KEY, CellHistory, carried_missing
 from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
+from ipyckpt.store import randomstate
 from ipyckpt.store.errors import IpyckptError, StoreFormatError
 from ipyckpt.store.reports import LoadReport, SaveReport
 from ipyckpt.store.retention import Policy
@@ -151,10 +153,22 @@ class RestoreOutcome:
 
 @dataclass(frozen=True)
 class PendingResume:
-    """A restored snapshot taken inside a cell: re-running that cell resumes from it."""
+    """A restored snapshot taken inside a cell: re-running that cell resumes from it, once.
+
+    ``restored`` holds the objects the restore bound (strong references: an id alone could be
+    reused by a new object), so a resume can check that nothing rebound them in between;
+    ``random_state`` is put back right before resuming.
+    """
 
     resume: ResumeInfo
     generation: int
+    restored: dict[str, object] = field(default_factory=dict)
+    random_state: dict[str, Any] = field(default_factory=dict)
+
+    def rebound(self, user_ns: Mapping[str, object]) -> list[str]:
+        """Restored variables no longer bound to the restored object (rebound or deleted)."""
+        missing = object()
+        return sorted(n for n, v in self.restored.items() if user_ns.get(n, missing) is not v)
 
 
 class StateSession:
@@ -247,6 +261,8 @@ class StateSession:
         info = {**(info or {}), INFO_KEY: history}
         where = self.history.current(trigger)
         self.saving_cell = "" if where is None else where.describe()
+        mine = identity.current(notebook_path(self.user_ns))
+        info = {**(info or {}), "notebook": mine, "store": str(store.directory)}
         if self.listeners:
             previous = self.last_save
             self.emit("saving", trigger=trigger, estimate=previous.bytes_total if previous else 0)
@@ -317,6 +333,8 @@ class StateSession:
             del self.user_ns[name]
         self.history.adopt(report.info, restored)
         self.history.forget(removed)
+        if names is None:  # the whole snapshot: its random states too
+            randomstate.restore(report.random_state)
         outcome = RestoreOutcome(report, restored, conflicts, removed)
         self.unrestored = {n: r for n, r in outcome.missing.items() if n not in self.user_ns}
         for name in outcome.missing:
@@ -325,9 +343,35 @@ class StateSession:
                 outcome.made_by[name] = cell.label()
         self.last_restore = outcome
         self.cells_run_since_restore = 0
-        self.pending_resume = _pending_resume(report)
+        self.pending_resume = _pending_resume(report, {n: report.values[n] for n in restored})
         self.emit("restored", outcome=outcome)
         return outcome
+
+    def check_own_store(self) -> str | None:
+        """Before an automatic restore: make sure the store is this notebook's (see
+        :mod:`ipyckpt.identity`); return the one line to show when it is not.
+
+        A notebook renamed since its store was written continues in that store; a notebook that
+        took another one's name gets a store of its own (``self.name``) instead.
+        """
+        location = self.location
+        if location is None or os.environ.get(STORE_ENV) or self.name is not None:
+            return None  # an explicit store: nothing to guess
+        notebook = notebook_path(self.user_ns)
+        mine = identity.current(notebook)
+        info = _newest_info(location)
+        if info is None:
+            renamed = identity.find_renamed(location.parent, location, mine, _newest_info)
+            if renamed is not None:
+                self.name = renamed.name
+            return None
+        problem = identity.refusal(info, location, mine)
+        recorded, moved = info.get("notebook"), info.get("store") not in (None, str(location))
+        other = isinstance(recorded, Mapping) and identity.same_notebook(recorded, mine) is False
+        if problem and other and not moved:
+            key = (mine.get("id") or mine.get("file", "")).replace(":", "-")
+            self.name = f"{location.name}.{key}"  # never write into the other notebook's store
+        return problem
 
     def note_cell_run(self, *args: object) -> None:
         """IPython ``post_run_cell`` hook: cells that ran since the restore may have changed state."""
@@ -357,6 +401,23 @@ def _observed(
     return observed
 
 
-def _pending_resume(report: LoadReport) -> PendingResume | None:
+def _newest_info(directory: Path) -> dict[str, Any] | None:
+    """The ``info`` of the newest readable generation of the store in ``directory``, if any."""
+    from ipyckpt.store import Store
+
+    if not (directory / "generations").is_dir():
+        return None
+    try:
+        for generation in Store(directory).generations():
+            if generation.problem is None:
+                return dict(generation.info)
+    except (IpyckptError, OSError):
+        return None
+    return None
+
+
+def _pending_resume(report: LoadReport, restored: dict[str, object]) -> PendingResume | None:
     resume = ResumeInfo.from_info(report.info)
-    return PendingResume(resume, report.generation) if resume is not None else None
+    if resume is None:
+        return None
+    return PendingResume(resume, report.generation, restored, report.random_state)

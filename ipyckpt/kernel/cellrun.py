@@ -21,6 +21,7 @@ from ipyckpt.magicargs import CellOptions
 from ipyckpt.namespace import select_names
 from ipyckpt.safepoints import InstrumentedCell, ResumePoint, SafepointRuntime, instrument
 from ipyckpt.session import StateSession, one_line
+from ipyckpt.store import randomstate
 from ipyckpt.store.reports import SaveReport, format_bytes
 
 PROGRESS_AFTER_S = 1.0
@@ -117,15 +118,24 @@ def _resume_point(
     if not options.resume:
         session.pending_resume = None
         return None
-    pending, message = session.take_resume(source_hash)
+    pending, message = session.take_resume(source_hash)  # used at most once
     if message:
         print(message)
     if pending is None:
         return None
-    if session.cells_run_since_restore > 0:
-        # other cells ran since the restore (e.g. Run All): put back the snapshot's state
-        session.restore(generation=pending.generation)
+    changed = pending.rebound(session.user_ns)
+    if changed:  # e.g. an earlier cell re-run (`total = 0`): resuming would mix two states
+        print(
+            f"ipyckpt: {_names(changed)} changed since state checkpoint {pending.generation} was "
+            "restored: running this cell from the top"
+        )
+        return None
+    randomstate.restore(pending.random_state)  # draws made since the restore are undone
     return pending.resume.position
+
+
+def _names(names: list[str], most: int = 6) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _prepare(
@@ -193,6 +203,8 @@ class PreparedCell:
             if names is None:
                 return
             info = ResumeInfo.at(self.instrumented, position)
+            # a finished cell is no resume point: re-running it (even after a restart) starts over
+            details = {"where": info.where} if trigger == "end" else info.to_info()
             reporter.begin()
             attempts.append(1)
             try:
@@ -200,7 +212,7 @@ class PreparedCell:
                     names,
                     trigger=trigger,
                     partial=options.names is not None,
-                    info=info.to_info(),
+                    info=details,
                     keep=options.keep,
                     progress=reporter.progress,
                 )

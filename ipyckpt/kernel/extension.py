@@ -72,6 +72,9 @@ def unload_ipython_extension(ip: Any) -> None:
 
 def autorestore(session: StateSession) -> str | None:
     """Restore this notebook's newest good state checkpoint; return the message to show."""
+    refused = session.check_own_store()  # may switch to the store of this notebook's old name
+    if refused is not None:
+        return refused
     if session.location is None or not (session.location / "generations").is_dir():
         return None
     try:

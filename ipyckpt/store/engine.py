@@ -30,7 +30,7 @@ from typing import Any
 
 import blake3
 
-from ipyckpt.store import fsio, knowngood, manifest, signing
+from ipyckpt.store import fsio, knowngood, manifest, randomstate, signing
 from ipyckpt.store.blobwriter import BUFFER_READERS, BlobWriter, submit
 from ipyckpt.store.chunks import read_ahead
 from ipyckpt.store.deadline import DeadlinePassed
@@ -58,6 +58,8 @@ from ipyckpt.store.retention import Footprint, Policy
 from ipyckpt.store.saveplan import assemble_manifest, check_names, plan_save
 from ipyckpt.store.serialize import (
     BlobRef,
+    gc_paused,
+    imports_first,
     needed_indices,
     pickle_variables,
     unpickle_variables,
@@ -266,7 +268,7 @@ class Store:
         wanted = check_names(names) if names is not None else None
         pickling: list[str | None] = [None]
         try:
-            with self._lock(exclusive=True):
+            with gc_paused(), self._lock(exclusive=True):
                 report = self._save_locked(
                     namespace,
                     wanted,
@@ -319,11 +321,12 @@ class Store:
         previous = self._newest_trusted_manifest()
         generation = max(self.generation_ids(), default=0) + 1
         items, skipped, deleted = plan_save(namespace, wanted, previous)
+        random_states = randomstate.capture()
         blob_dir = self._path(_BLOB_DIR)
         seconds, pickling = limit
         with BlobWriter(self._path(_TMP_DIR), blob_dir, self._blob_path, progress) as writer:
             with deadline_for(seconds):
-                records, failed = pickle_variables(_naming(items, pickling), writer)
+                records, failed = pickle_variables(_naming(imports_first(items), pickling), writer)
             skipped.update(failed)
             segment = writer.finish_segment(records)
             m = assemble_manifest(
@@ -333,6 +336,7 @@ class Store:
             m.bytes_written = writer.bytes_written
             m.duration = time.perf_counter() - started
             m.versions = manifest.runtime_versions()
+            m.random = random_states
             self._publish(m, new=True)
         saved = [r.name for r in records]
         return SaveReport(
@@ -402,7 +406,7 @@ class Store:
         never substituted, not even per variable.
         """
         wanted = check_names(names) if names is not None else None
-        with self._lock(exclusive=False):
+        with gc_paused(), self._lock(exclusive=False):
             candidates = [generation] if generation is not None else self.generation_ids()
             if not candidates:
                 raise NoCheckpoint(f"there is no state checkpoint in {self.directory}")
@@ -484,6 +488,7 @@ class Store:
             skipped_at_save=dict(m.skipped),
             trusted=signed,
             info=dict(m.info, error=m.error) if m.error else dict(m.info),
+            random_state=m.random,
         )
         return report, damaged
 

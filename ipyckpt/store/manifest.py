@@ -69,6 +69,7 @@ class Manifest:
     error: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    random: dict[str, Any] = field(default_factory=dict)  # see ipyckpt.store.randomstate
 
     def record(self, name: str) -> PickledVariable:
         """The pickle record of variable ``name``."""
@@ -111,8 +112,7 @@ def to_document(m: Manifest) -> dict[str, Any]:
             for sid, s in m.segments.items()
         },
         "variables": {
-            name: {"segment": e.segment, "index": e.index, "written_by": e.written_by}
-            | ({"summary": e.summary} if e.summary else {})
+            name: [e.segment, e.index, e.written_by] + ([e.summary] if e.summary else [])
             for name, e in m.variables.items()
         },
         "skipped": m.skipped,
@@ -121,6 +121,7 @@ def to_document(m: Manifest) -> dict[str, Any]:
         "error": m.error,
         "info": m.info,
         "versions": m.versions,
+        "random": m.random,
     }
 
 
@@ -134,7 +135,7 @@ def encode_signed(m: Manifest, key: bytes) -> bytes:
     doc = to_document(m)
     doc["key_id"] = signing.key_id(key)
     doc["signature"] = signing.sign(key, canonical(doc))
-    return json.dumps(doc, sort_keys=True, indent=1).encode()
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 #: Limits a manifest must stay within; anything beyond is treated as corrupt, never parsed.
@@ -276,6 +277,7 @@ def _from_document(doc: dict[str, Any]) -> Manifest:
             _str(k, "name"): _str(v, "version")
             for k, v in _dict(doc.get("versions") or {}, "versions").items()
         },
+        random=_dict(doc.get("random") or {}, "random"),
     )
 
 
@@ -283,30 +285,40 @@ def _segment(doc: object) -> Segment:
     seg = _dict(doc, "segment")
     pickle = _blob(seg["pickle"])
     records = [_record_doc(r) for r in _list(seg["variables"], "segment variables")]
-    if any(r["span"][1] > pickle.size for r in records):
+    if any(r[3] > pickle.size for r in records):
         raise ValueError("a variable's span lies beyond its segment's pickle")
     return Segment(pickle, records_from_json(records))
 
 
-def _record_doc(doc: object) -> dict[str, Any]:
-    """A variable record's JSON, type-checked (``records_from_json`` then builds it)."""
-    rec = _dict(doc, "variable record")
-    span = _list(rec["span"], "span")
-    start, end = (_int(x, "span") for x in span) if len(span) == 2 else (0, -1)
+def _record_doc(doc: object) -> list[Any]:
+    """A variable record's JSON, ``[name, type, start, end, buffers, group]``, type-checked
+    (``records_from_json`` then builds it)."""
+    rec = _list(doc, "variable record")
+    if len(rec) != 6:
+        raise ValueError(f"a variable record has 6 fields, not {str(rec)[:80]}")
+    name, kind, start, end, buffers, group = rec
+    start, end = _int(start, "span"), _int(end, "span")
     if end < start:
-        raise ValueError(f"invalid span {span!r}")
-    buffers = [_buffer(b) for b in _list(rec["buffers"], "buffers")]
-    return dict(
-        rec,
-        name=_str(rec["name"], "name"),
-        type=_str(rec["type"], "type"),
-        span=[start, end],
-        buffers=[[size, [[c.hash, c.size] for c in chunks]] for size, chunks in buffers],
-        group=_int(rec["group"], "group"),
-    )
+        raise ValueError(f"invalid span {[start, end]!r}")
+    return [
+        _str(name, "name"),
+        _str(kind, "type"),
+        start,
+        end,
+        [
+            [size, [[c.hash, c.size] for c in chunks]]
+            for size, chunks in map(_buffer, _list(buffers, "buffers"))
+        ],
+        _int(group, "group"),
+    ]
 
 
 def _entry(doc: object) -> VariableEntry:
+    """``[segment, index, written_by(, summary)]`` (compact), or the earlier object form."""
+    if isinstance(doc, list):
+        if len(doc) not in (3, 4):
+            raise ValueError(f"a variable entry has 3 or 4 fields, not {str(doc)[:80]}")
+        doc = dict(zip(("segment", "index", "written_by", "summary"), doc, strict=False))
     e = _dict(doc, "variable")
     return VariableEntry(
         _str(e["segment"], "segment"),

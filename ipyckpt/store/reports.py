@@ -79,6 +79,7 @@ class LoadReport:
     info: dict[str, Any] = field(default_factory=dict)
     #: variables restored from an older generation (their newest copy was damaged): name -> id
     sources: dict[str, int] = field(default_factory=dict)
+    random_state: dict[str, Any] = field(default_factory=dict)  # ipyckpt.store.randomstate
 
     def __str__(self) -> str:
         text = (

@@ -16,28 +16,45 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import io
 import mmap
 import pickle
 import socket
+import sys
 import threading
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import dill
-
+from ipyckpt.store import families
 from ipyckpt.store.errors import CheckpointCorrupt
 from ipyckpt.store.sharing import SharingTracker, importable
 
+
+def _import_dill() -> Any:
+    """dill, without its import-time side effect: importing dill registers its savers in
+    pickle's pure-Python ``pickle._Pickler``, which changes how other libraries pickle (e.g.
+    ``joblib.hash`` of a notebook function, whose hasher copies that table when joblib is
+    imported). Undone unless the user had loaded dill already; dill's own Pickler keeps them."""
+    already = "dill" in sys.modules
+    module = importlib.import_module("dill")
+    if not already:
+        module.extend(False)
+    return module
+
+
+dill = _import_dill()
 PROTOCOL = 5
-_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 _IN_MEMORY_IO = (io.BytesIO, io.StringIO)
+# objects of these types pickle as something else (the referent), so only dill stores them right
+_DILL_ONLY = frozenset({weakref.ProxyType, weakref.CallableProxyType, super})
 _NEVER_PICKLED: dict[tuple[type, ...], str] = {
-    (io.IOBase,): "open file: reopen it after a restore",
+    (io.IOBase,): "open stream that is not a file: reopen it after a restore",
     (socket.socket,): "socket: reconnect after a restore",
-    _LOCK_TYPES: "lock: create a new one after a restore",
+    (threading.Thread,): "thread: start it again after a restore",
     (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType): (
         "generators cannot be saved: keep the data they produce in a list instead"
     ),
@@ -100,6 +117,18 @@ class SegmentSink(Protocol):
         ...
 
 
+def _record_from_json(item: Sequence[Any]) -> PickledVariable:
+    name, kind, start, end, buffers, group = item
+    return PickledVariable(
+        str(name),
+        str(kind),
+        int(start),
+        int(end),
+        [_buffer_from_json(b) for b in buffers],
+        int(group),
+    )
+
+
 def type_name(value: object) -> str:
     """``module.QualName`` of ``value``'s type, as shown in reports."""
     cls = type(value)
@@ -113,6 +142,41 @@ def refusal_reason(value: object) -> str | None:
     for kinds, hint in _NEVER_PICKLED.items():
         if isinstance(value, kinds):
             return f"cannot pickle {type_name(value).removeprefix('builtins.')!r} ({hint})"
+    return None
+
+
+def imports_first(items: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
+    """``items`` with modules first, in the order they were first imported in this process.
+
+    Restoring them in that order repeats the original import sequence (a package before the
+    submodules and the libraries that configure it), before any other variable is rebuilt.
+    """
+    items = list(items)
+    if not any(_is_module(v) for _, v in items):
+        return items
+    position = {id(m): i for i, m in enumerate(list(sys.modules.values()))}
+    modules = [(n, v) for n, v in items if _is_module(v)]
+    modules.sort(key=lambda item: position.get(id(item[1]), len(position)))
+    return modules + [(n, v) for n, v in items if not _is_module(v)]
+
+
+def _is_module(value: object) -> bool:
+    # type(), not isinstance(): isinstance asks a dead weak proxy its __class__, which raises
+    return issubclass(type(value), types.ModuleType)
+
+
+def _reduce_special(obj: object) -> tuple[Any, ...] | None:
+    """Locks, standard streams and open files by ipyckpt's rules (:mod:`.families`), then the
+    refusals: whatever else ipyckpt never pickles raises :class:`_Refused`."""
+    try:
+        special = families.reduce_special(obj)
+    except families.Unstorable as exc:
+        raise _Refused(str(exc)) from None
+    if special is not None:
+        return special
+    reason = refusal_reason(obj)
+    if reason is not None:
+        raise _Refused(reason)
     return None
 
 
@@ -132,15 +196,21 @@ class _FastPickler(pickle.Pickler):
         super().__init__(file, protocol=PROTOCOL, buffer_callback=buffer_callback)
 
     def reducer_override(self, obj: object) -> Any:
-        reason = refusal_reason(obj)
-        if reason is not None:
-            raise _Refused(reason)
+        if type(obj) in _DILL_ONLY:
+            raise _NeedsDill
+        special = _reduce_special(obj)
+        if special is not None:
+            return special
         if isinstance(obj, type | types.FunctionType) and not importable(obj):
             raise _NeedsDill  # the C pickler would store a notebook class or function by name
+        if isinstance(obj, types.ModuleType):
+            if not families.module_by_reference(obj):
+                raise _NeedsDill  # built at run time: dill stores it by value
+            return families.reduce_module(obj)
         return NotImplemented
 
 
-class _DillPickler(dill.Pickler):  # type: ignore[misc]
+class _DillPickler(dill.Pickler):  # type: ignore[misc,name-defined]
     """dill's pickler, plus: refusals and out-of-band numpy arrays."""
 
     def __init__(self, file: io.BytesIO, buffer_callback: Callable[[Any], bool], hook: Any) -> None:
@@ -148,9 +218,11 @@ class _DillPickler(dill.Pickler):  # type: ignore[misc]
         self.persistent_id = hook
 
     def reducer_override(self, obj: object) -> Any:
-        reason = refusal_reason(obj)
-        if reason is not None:
-            raise _Refused(reason)
+        special = _reduce_special(obj)
+        if special is not None:
+            return special
+        if isinstance(obj, types.ModuleType):
+            return families.reduce_module(obj)  # dill would store a module's __dict__ too
         cls = type(obj)
         # dill pickles every ndarray with __reduce__ (an in-band copy); protocol 5 passes the
         # buffer out of band instead, straight from the array's memory.
@@ -290,6 +362,11 @@ def needed_indices(records: Sequence[PickledVariable], wanted: Iterable[int]) ->
     return [i for members in groups for i in members]
 
 
+def group_ends(records: Sequence[PickledVariable]) -> dict[int, int]:
+    """Each group's first record index -> its last record index (members are consecutive)."""
+    return {rec.group: i for i, rec in enumerate(records)}
+
+
 def unpickle_variables(
     pickle_bytes: bytes | bytearray | mmap.mmap,
     records: Sequence[PickledVariable],
@@ -300,14 +377,15 @@ def unpickle_variables(
 
     A variable that fails to load takes only the later members of its group with it.
     """
-    with _gc_paused():
+    with gc_paused():
         return _unpickle_in_order(pickle_bytes, records, set(wanted), read_buffers)
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: unpickling creates millions of objects, none of them
-    garbage, and collections triggered by those allocations made restores 2-3x slower."""
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: pickling, unpickling and manifest parsing create
+    millions of objects, none of them garbage, and the collections their allocations trigger
+    scan everything alive each time (restores 2-3x slower, saves and manifests superlinear)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -329,11 +407,11 @@ def _unpickle_in_order(
     unpickler: Any = None
     buffers = _Buffers()
     broken: str | None = None
+    last_member = group_ends(records)
     for i in needed_indices(records, wanted):
         rec = records[i]
         if rec.group == i:
-            stop = max(j for j in range(i, len(records)) if records[j].group == i)
-            stream = io.BytesIO(view[rec.start : records[stop].end])
+            stream = io.BytesIO(view[rec.start : records[last_member[i]].end])
             unpickler, broken = dill.Unpickler(stream, buffers=buffers), None
         if broken is not None:
             failed[i] = f"shares objects with {broken}, which could not be restored"
@@ -351,33 +429,28 @@ def _unpickle_in_order(
     return values, failed
 
 
-def records_to_json(records: Sequence[PickledVariable]) -> list[dict[str, Any]]:
-    """JSON-able form of a segment's variable records (stored in the manifest)."""
+def records_to_json(records: Sequence[PickledVariable]) -> list[list[Any]]:
+    """JSON-able form of a segment's variable records (stored in the manifest).
+
+    One short list per variable, ``[name, type, start, end, buffers, group]`` with each buffer as
+    ``[size, [[chunk hash, chunk size], ...]]``: a manifest of 100,000 variables stays a few MB.
+    """
     return [
-        {
-            "name": r.name,
-            "type": r.type_name,
-            "span": [r.start, r.end],
-            "buffers": [[b.size, [[c.hash, c.size] for c in b.chunks]] for b in r.buffers],
-            "group": r.group,
-        }
+        [
+            r.name,
+            r.type_name,
+            r.start,
+            r.end,
+            [[b.size, [[c.hash, c.size] for c in b.chunks]] for b in r.buffers],
+            r.group,
+        ]
         for r in records
     ]
 
 
-def records_from_json(items: Sequence[Mapping[str, Any]]) -> list[PickledVariable]:
+def records_from_json(items: Sequence[Any]) -> list[PickledVariable]:
     """Inverse of :func:`records_to_json`."""
-    records = [
-        PickledVariable(
-            name=str(d["name"]),
-            type_name=str(d["type"]),
-            start=int(d["span"][0]),
-            end=int(d["span"][1]),
-            buffers=[_buffer_from_json(b) for b in d["buffers"]],
-            group=int(d["group"]),
-        )
-        for d in items
-    ]
+    records = [_record_from_json(item) for item in items]
     for i, r in enumerate(records):
         if not 0 <= r.group <= i or (r.group < i and records[i - 1].group != r.group):
             raise ValueError(f"record {i} has an invalid group {r.group}")

@@ -6,7 +6,6 @@ variables that use it; they come back from the newest older generation with a go
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,19 @@ import numpy as np
 import pytest
 
 from ipyckpt import CheckpointCorrupt, Store
+from ipyckpt.store import manifest
 
 
 def buffer_blob_of(directory: Path, generation: int, name: str) -> Path:
-    """The blob file of the first chunk of variable ``name``'s first buffer in ``generation``."""
-    doc = json.loads((directory / "generations" / f"{generation:08d}.json").read_text())
-    entry = doc["variables"][name]
-    record = doc["segments"][entry["segment"]]["variables"][entry["index"]]
-    digest = record["buffers"][0][1][0][0]  # [size, [[hash, size], ...]]: the first chunk
+    """The blob file of the first chunk of variable ``name``'s first out-of-band buffer in ``generation``."""
+    path = directory / "generations" / f"{generation:08d}.json"
+    digest = (
+        manifest.decode(path.read_bytes(), None, where=str(path))[0]
+        .record(name)
+        .buffers[0]
+        .chunks[0]
+        .hash
+    )
     return directory / "blobs" / digest[:2] / digest
 
 

@@ -30,7 +30,14 @@ def with_(edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], 
 
 
 def _first_record(doc: dict[str, Any]) -> dict[str, Any]:
-    return next(iter(doc["segments"].values()))["variables"][0]
+    """The first variable record, rewritten from the compact list form to the object form
+    (the parser reads both) so that one field can be damaged by name."""
+    records = next(iter(doc["segments"].values()))["variables"]
+    if isinstance(records[0], list):
+        name, kind, start, end, buffers, group = records[0]
+        records[0] = dict(name=name, type=kind, span=[start, end], buffers=buffers, group=group)
+    record: dict[str, Any] = records[0]
+    return record
 
 
 HOSTILE: dict[str, Callable[[dict[str, Any]], bytes]] = {

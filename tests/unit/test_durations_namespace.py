@@ -64,7 +64,7 @@ def test_default_selection_is_the_users_variables() -> None:
         "_private": 3,
     }
     sel = select_names(ns, hidden={"hidden": hidden_value, "rebound": 4}, exclude=["data"])
-    assert sel.names == ("_private", "model", "rebound")
+    assert sel.names == ("_private", "model", "os", "rebound"), "modules are saved (by reference)"
 
 
 def test_explicit_selection_reports_missing_names() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from ipyckpt import CheckpointCorrupt, CheckpointUntrusted, Store
 from ipyckpt.cli import main as cli
+from ipyckpt.store import manifest
 
 
 def two_generations(directory: Path) -> Store:
@@ -22,17 +23,9 @@ def two_generations(directory: Path) -> Store:
 
 def newest_only_blobs(store: Store) -> list[Path]:
     """Blob files referenced by generation 2 but not by generation 1."""
-    docs = [json.loads(p.read_text()) for p in sorted((store.directory / "generations").iterdir())]
-
-    def hashes(doc: dict) -> set[str]:
-        out = set()
-        for seg in doc["segments"].values():
-            out.add(seg["pickle"][0])
-            for var in seg["variables"]:
-                out.update(h for _, chunks in var["buffers"] for h, _ in chunks)
-        return out
-
-    only = hashes(docs[1]) - hashes(docs[0])
+    paths = sorted((store.directory / "generations").iterdir())
+    docs = [manifest.decode(p.read_bytes(), None, where=str(p))[0] for p in paths]
+    only = set(docs[1].blobs()) - set(docs[0].blobs())
     return sorted(p for p in (store.directory / "blobs").glob("*/*") if p.name in only)
 
 
