@@ -5,12 +5,13 @@ JupyterLab channel are thin layers over it. Where the store lives is :mod:`ipyck
 
 THE SEAM where a snapshot is taken: :meth:`StateSession.save` is the only code that writes a
 snapshot of the notebook's variables. It picks the values, tells the listeners, and hands a
-:class:`SaveRequest` to ``StateSession.saver``, a :class:`Saver`. Today the only saver is
-:class:`InProcessSaver` (pickles and writes in this process, while the cell waits); a forked
-background saver (issue 13) implements the same :class:`Saver` protocol, is assigned to
-``session.saver`` and reports a generation published later through :meth:`StateSession.saved`:
-nothing above this module changes. (The HTCondor runner saves with its own job-signed Store and
-exits 85 right after, so it has no use for a background saver.)
+:class:`SaveRequest` to ``StateSession.saver``, a :class:`Saver`. Two savers implement it:
+:class:`InProcessSaver` (the default: pickles and writes in this process while the cell waits)
+and :class:`ipyckpt.background.ForkedSaver` (``background.attach`` assigns it to
+``session.saver``; a forked child writes, and the generation is reported through
+:meth:`StateSession.saved` when the child is reaped). Nothing above this module knows which one
+runs. (The HTCondor runner saves with its own job-signed Store and exits 85 right after, so it
+has no use for a background saver.)
 """
 
 from __future__ import annotations
