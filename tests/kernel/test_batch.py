@@ -114,8 +114,12 @@ def test_killed_from_outside_resumes_the_while_loop(tmp_path: Path) -> None:
     seen: list[int | None] = []
     killed = threading.Event()
 
+    def in_the_loop() -> bool:  # a snapshot of the running loop is published
+        infos = Store(store).generations() if store.exists() else []
+        return any(g.trigger == "periodic" for g in infos)
+
     def killer() -> None:
-        while not Store(store).generation_ids() if store.exists() else True:
+        while not in_the_loop():
             if not kernels or kernels[0].provisioner.process.poll() is not None:
                 return
             threading.Event().wait(0.01)

@@ -80,6 +80,7 @@ def test_save_of_undefined_names_is_refused(loaded: Any) -> None:
 def test_vars_naming_undefined_variables_warns_and_saves_nothing_when_none_exist(
     loaded: Any,
 ) -> None:
+    loaded.run("%config Checkpointer.autosave = 'off'")  # only %%checkpoint saves here
     out = loaded.run("%%checkpoint vars=modle\nmodel = 1")
     assert "vars=: modle is not defined" in out.text
     assert "nothing saved" in out.text
