@@ -43,4 +43,4 @@ def one_line_errors() -> Iterator[None]:
     except UsageError:
         raise
     except (IpyckptError, ValueError, OSError) as exc:
-        raise UsageError(_message(exc)) from None
+        raise UsageError(f"ipyckpt: {_message(exc)}") from None
