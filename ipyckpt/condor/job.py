@@ -112,8 +112,9 @@ class CondorJob:
         if not self.record.notebook:
             raise p.JobFailed(f"job {self.name} ran a cell, not a notebook")
         self.fetch()  # raises, saying why, unless the job is done
-        original = Path(self.record.notebook)
-        target = output or original.with_name(f"{original.stem}.out.ipynb")
+        from ipyckpt.batch import default_output  # the name ipyckpt run gives its output
+
+        target = output or default_output(Path(self.record.notebook))
         fsio.atomic_write_bytes(target, (self.folder / p.EXECUTED).read_bytes(), target.parent)
         return target
 

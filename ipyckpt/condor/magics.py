@@ -225,6 +225,9 @@ class CondorMagics(Magics):
 
         if isinstance(job, Sweep):
             return self._fetch_sweep(job)
+        if job.record.notebook:  # a whole-notebook job (ipyckpt submit)
+            print(f"ipyckpt: the executed notebook of {job.name} is {job.fetch_notebook()}")
+            return None
         values = job.fetch()
         ns = self.shell.user_ns  # type: ignore[union-attr]
         replaced = sorted(n for n in values if n in ns and ns[n] is not values[n])
