@@ -276,7 +276,7 @@ class ForkedSaver:
         if trigger not in BACKGROUND_TRIGGERS:
             return ""
         if not self.enabled:
-            return "background snapshots are off (c.Checkpointer.background = False)"
+            return ""  # the user's choice (and the default): nothing to explain
         return self.unavailable()
 
     def _say_once(self, reason: str) -> None:

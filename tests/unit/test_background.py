@@ -186,7 +186,9 @@ def test_fallbacks_save_in_process_say_why_once_and_store_the_same(
         contents[name] = Store(tmp_path / name).load().values
     err = capsys.readouterr().err
     assert err.count("saving in-process: not enough free memory for a background snapshot") == 1
-    assert err.count("saving in-process: background snapshots are off") == 1
+    assert "saving in-process" not in err.replace(
+        "saving in-process: not enough free memory", ""
+    ), "background = False is the user's choice: nothing said"
     for values in contents.values():
         np.testing.assert_array_equal(values["arr"], ns["arr"])
         assert (values["d"], values["f"]) == (ns["d"], ns["f"])
