@@ -11,7 +11,18 @@ import pytest
 
 from tests.kernel.conftest import kernel_env, open_kernel
 
-__all__ = ["kernel_env", "open_kernel", "tiny_fs"]
+__all__ = ["kernel_env", "open_kernel", "problem_lines", "tiny_fs"]
+
+IN_PROCESS_NOTE = "ipyckpt: saving in-process: "  # said once per kernel by the background saver
+
+
+def problem_lines(stderr: str) -> list[str]:
+    """The non-empty stderr lines, without the background saver's once-per-kernel note."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and not line.startswith(IN_PROCESS_NOTE)
+    ]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ipyckpt import Store
+from tests.faults.conftest import problem_lines
 from tests.faults.test_hostile_files import HOSTILE
 
 INJECTING_CELL = """%%checkpoint every=0.05s
@@ -52,7 +53,7 @@ def test_hostile_manifests_and_a_corrupt_key_mid_cell_never_abort_it(
     out = k.run(INJECTING_CELL.format())
     assert out.error is None
     assert "cell finished 66" in out.stdout
-    failures = [line for line in out.stderr.splitlines() if "ipyckpt" in line]
+    failures = [line for line in problem_lines(out.stderr) if "ipyckpt" in line]
     assert failures, "the snapshots after the key was damaged failed"
     for line in failures:
         assert re.fullmatch(r"ipyckpt: snapshot \d+ failed: the signing key .* is damaged .*", line)
@@ -104,7 +105,7 @@ def test_a_hung_reduce_abandons_the_snapshot_and_the_cell_finishes(
     out = k.run("%%checkpoint\nbefore = 1")
     out = k.run(HUNG_CELL, timeout=120)
     assert out.error is None and out.value == "45", out.text
-    failures = [line for line in out.stderr.splitlines() if line.strip()]
+    failures = problem_lines(out.stderr)
     assert failures and all(
         re.fullmatch(
             r"ipyckpt: snapshot \d+ failed: snapshot abandoned: pickling variable 'stuck' took "

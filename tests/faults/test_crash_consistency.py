@@ -65,7 +65,7 @@ def test_sigkill_at_random_moments_never_exposes_a_torn_generation(tmp_path: Pat
     directory = tmp_path / "store"
     n = ARRAY_MB * (1 << 20) // 8
     first = {
-        "arr": np.full(n, 1.0),
+        "arr": np.arange(n, dtype=np.float64) + 1,  # as the saver writes generation k=1
         "meta": {"k": 1},
         "tail": [1] * 1000,
         "small": np.full(1000, 1.0),

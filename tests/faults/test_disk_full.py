@@ -18,6 +18,7 @@ import pytest
 
 from ipyckpt import CheckpointWriteError, Store
 from ipyckpt.store import fsio
+from tests.faults.conftest import problem_lines
 
 
 def blob_names(directory: Path) -> set[str]:
@@ -132,7 +133,7 @@ def test_full_disk_and_a_raising_cell_keep_the_newest_generation(
     traceback = "\n".join(out.error["traceback"])
     assert "During handling" not in traceback and "direct cause" not in traceback
     assert "CheckpointWriteError" not in traceback, "the user sees only their own error"
-    problems = [line for line in out.stderr.splitlines() if "ipyckpt" in line]
+    problems = [line for line in problem_lines(out.stderr) if "ipyckpt" in line]
     assert len(problems) == 1 and "could not mark the snapshot" in problems[0], out.stderr
     (tiny_fs / "fill.bin").unlink()
     store = Store(directory, keep=1)
