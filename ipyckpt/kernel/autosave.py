@@ -126,7 +126,7 @@ class CellWatcher:
         # %checkpoint commands change state only by rebinding (a restore), not by their call
         may_mutate = code.may_mutate and not self.managing
         self.clock.interval = self.magics.autosave_interval()  # the cell may have set it
-        self.clock.cell_ran(changed=bool(rebound or removed or may_mutate))
+        self.clock.cell_ran(changed=bool(rebound or removed or may_mutate), now=time.monotonic())
         saved_at = self.magics.session.last_saved_at
         if saved_at is not None and saved_at >= self.started_at:
             # the cell saved everything itself (%%checkpoint, %checkpoint save)
