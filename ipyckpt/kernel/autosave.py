@@ -172,10 +172,11 @@ class CellWatcher:
         try:
             session.save(session.tracked_names(), trigger="autosave")
         except Exception as exc:  # a snapshot never costs the user their cell
+            skipped = type(exc).__name__ == "SnapshotSkipped"  # the previous one still writes
             message = f"ipyckpt: autosave failed, the previous state checkpoint is intact: {exc}"
-            if message != self.last_error:
+            if message != self.last_error and not skipped:
                 print(message, file=sys.stderr)
-            self.last_error = message
+            self.last_error = None if skipped else message
             self.clock.snapshot_taken(time.monotonic(), pause=time.monotonic() - started)
             self.clock.dirty = True  # still unsaved: retried after the interval
             return
