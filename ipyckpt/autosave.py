@@ -40,6 +40,7 @@ class AutosaveClock:
     last_snapshot: float | None = None  # monotonic time the last snapshot (of any kind) ended
     last_pause: float = 0.0  # seconds the last autosave held the cell up
     dirty: bool = False
+    cleared: bool = False  # the running cell deleted the snapshots: do not save it
 
     def effective_interval(self) -> float | None:
         """The interval, stretched so that pauses stay under ``1/COST_FACTOR`` of wall time."""
@@ -47,8 +48,11 @@ class AutosaveClock:
             return None
         return max(self.interval, COST_FACTOR * self.last_pause)
 
-    def cell_ran(self, *, changed: bool) -> None:
-        """A cell ended; ``changed``: it may have changed the session's state."""
+    def cell_ran(self, *, changed: bool, now: float = 0.0) -> None:
+        """A cell ended at ``now``; ``changed``: it may have changed the session's state."""
+        if self.cleared:  # the cell cleared the store: it starts a fresh interval, unsaved
+            self.cleared, self.dirty, self.last_snapshot = False, False, now
+            return
         self.dirty = self.dirty or changed
 
     def due(self, now: float, cell_seconds: float = 0.0) -> bool:
@@ -67,8 +71,10 @@ class AutosaveClock:
         self.dirty = False
 
     def forget_snapshots(self) -> None:
-        """The snapshots were deleted: nothing is protected, nothing is pending."""
-        self.last_snapshot, self.last_pause, self.dirty = None, 0.0, False
+        """The snapshots were deleted (``%checkpoint clear``): nothing is pending, and the cell
+        that deleted them is not saved again; autosave resumes one interval after a later
+        cell changes the state."""
+        self.last_pause, self.dirty, self.cleared = 0.0, False, True
 
     def describe(self) -> str:
         """``every 30s after cells that changed state`` / ``off``."""

@@ -52,12 +52,13 @@ from ipyckpt.store import knowngood
 from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.reports import SaveReport, format_bytes
 
-#: Triggers a child may write: the snapshots taken while a cell runs. Everything else (the end
-#: of the cell, manual saves, SIGTERM, shutdown, the cost measurement of every=auto) must be
-#: complete when ``save`` returns, so it waits for the child and runs in-process.
-BACKGROUND_TRIGGERS = frozenset({"periodic", "safepoint"})
+#: Triggers a child may write: the snapshots taken while a cell runs, and autosaves between
+#: cells. Everything else (the end of the cell, manual saves, SIGTERM, shutdown, the cost
+#: measurement of every=auto) must be complete when ``save`` returns, so it waits for the child
+#: and runs in-process.
+BACKGROUND_TRIGGERS = frozenset({"periodic", "safepoint", "autosave"})
 #: Triggers that are skipped, not waited for, while the previous child still writes.
-SKIPPABLE_TRIGGERS = frozenset({"periodic", "safepoint"})
+SKIPPABLE_TRIGGERS = frozenset({"periodic", "safepoint", "autosave"})
 CHILD_RESERVE = 128 << 20  # the child's own memory: pickle staging and chunk copies
 _PROGRESS_EVERY_S = 0.2
 _GRACE_S = 5.0  # after its deadline, a child has this long to report before it is killed
@@ -412,6 +413,8 @@ def _death(status: int, deadline: float) -> str:
 
 
 def _print_outcome(outcome: Outcome) -> None:
+    if outcome.report is not None and outcome.trigger == "autosave":
+        return  # autosave is quiet when it works (%checkpoint status and the status bar show it)
     print(outcome, file=sys.stdout if outcome.report is not None else sys.stderr)
 
 

@@ -200,6 +200,7 @@ class StateSession:
         self.last_saved_cell: str = ""  # "after cell [12] fit(X)" of the last snapshot
         self.saving_cell: str = ""  # the same, of the snapshot being taken
         self.unrestored: dict[str, str] = {}  # what the last restore could not bring back
+        self.restored_names: set[str] = set()  # every name a restore set in this kernel
         self.autosave = AutosaveClock(None)  # when to snapshot after cells (kernel.autosave)
         # (event, data) observers, e.g. the JupyterLab channel (ipyckpt.kernel.comm): "saving",
         # "progress", "saved", "save_failed", "restored", "cleared". They must never break a save.
@@ -212,8 +213,12 @@ class StateSession:
                 listener(event, data)
 
     def tracked_names(self) -> list[str]:
-        """The user's variables (what a save without a name list saves)."""
-        return tracked_names(self.user_ns, self.hidden)
+        """The user's variables (what a save without a name list saves), including what a
+        restore put back: IPython hides every name set while extensions load (autorestore),
+        and a hidden variable would silently drop out of the next snapshot."""
+        names = set(tracked_names(self.user_ns, self.hidden))
+        names |= {n for n in self.restored_names if n in self.user_ns}
+        return sorted(names)
 
     @property
     def location(self) -> Path | None:
@@ -328,6 +333,7 @@ class StateSession:
         conflicts = sorted(n for n in report.values if n in keep_existing)
         restored = sorted(n for n in report.values if n not in keep_existing)
         self.user_ns.update({n: report.values[n] for n in restored})
+        self.restored_names.update(restored)
         known = {*report.values, *report.failed, *report.skipped_at_save}
         removed = sorted(n for n in drop_others if n not in known and n in self.user_ns)
         for name in removed:

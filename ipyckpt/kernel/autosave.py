@@ -126,7 +126,7 @@ class CellWatcher:
         # %checkpoint commands change state only by rebinding (a restore), not by their call
         may_mutate = code.may_mutate and not self.managing
         self.clock.interval = self.magics.autosave_interval()  # the cell may have set it
-        self.clock.cell_ran(changed=bool(rebound or removed or may_mutate))
+        self.clock.cell_ran(changed=bool(rebound or removed or may_mutate), now=time.monotonic())
         saved_at = self.magics.session.last_saved_at
         if saved_at is not None and saved_at >= self.started_at:
             # the cell saved everything itself (%%checkpoint, %checkpoint save)
@@ -172,10 +172,11 @@ class CellWatcher:
         try:
             session.save(session.tracked_names(), trigger="autosave")
         except Exception as exc:  # a snapshot never costs the user their cell
+            skipped = type(exc).__name__ == "SnapshotSkipped"  # the previous one still writes
             message = f"ipyckpt: autosave failed, the previous state checkpoint is intact: {exc}"
-            if message != self.last_error:
+            if message != self.last_error and not skipped:
                 print(message, file=sys.stderr)
-            self.last_error = message
+            self.last_error = None if skipped else message
             self.clock.snapshot_taken(time.monotonic(), pause=time.monotonic() - started)
             self.clock.dirty = True  # still unsaved: retried after the interval
             return

@@ -105,6 +105,11 @@ def test_autosave_clock() -> None:
     assert not clock.due(40.0)
     assert clock.due(40.0, cell_seconds=35.0)  # a cell longer than the interval
     assert clock.due(51.0)
+    clock.forget_snapshots()  # %checkpoint clear: the clearing cell is not saved again
+    clock.cell_ran(changed=True, now=60.0)
+    assert not clock.due(1000.0)
+    clock.cell_ran(changed=True, now=61.0)
+    assert clock.due(111.0)
 
 
 def gen(i: int, created: float, *blobs: str) -> Footprint:
