@@ -28,9 +28,9 @@ def test_the_30_second_example_survives_a_killed_kernel(open_kernel: Any) -> Non
     k2 = open_kernel("first.ipynb")
     restored = k2.run(load_again)
     assert re.search(
-        r"ipyckpt: restored 2 variables from state checkpoint \d+ \(periodic", restored.stdout
+        r"ipyckpt: restored 3 variables from state checkpoint \d+ \(periodic", restored.stdout
     )
-    assert restored.stdout.rstrip().endswith(": n, squares")
+    assert restored.stdout.rstrip().endswith(": n, squares, time")
     done_before = len(k2.value("squares"))
     assert 0 < done_before < 100
     resumed = k2.run(cell)

@@ -49,7 +49,7 @@ def test_list_show_verify_gc(store_dir: Path) -> None:
     assert (
         lines[3].split()[0] == "1"
         and "periodic" in lines[3]
-        and lines[3].split()[-2:] == ["fh", "ok"]
+        and lines[3].split()[-2:] == ["gen", "ok"]
     )
 
     shown = ipyckpt("show", str(store_dir), "1")
