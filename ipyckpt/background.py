@@ -50,7 +50,7 @@ from ipyckpt.session import (
 )
 from ipyckpt.store import knowngood
 from ipyckpt.store.errors import IpyckptError
-from ipyckpt.store.reports import SaveReport, format_bytes
+from ipyckpt.store.reports import SaveReport, format_bytes, plural
 
 #: Triggers a child may write: the snapshots taken while a cell runs, and autosaves between
 #: cells. Everything else (the end of the cell, manual saves, SIGTERM, shutdown, the cost
@@ -78,8 +78,8 @@ class BackgroundReport(PendingReport):
 
     def __str__(self) -> str:
         return (
-            f"state checkpoint {self.generation} ({self.trigger}): writing {len(self.saved)} "
-            f"variable{'s' * (len(self.saved) != 1)} in the background (process {self.pid})"
+            f"state checkpoint {self.generation} ({self.trigger}): writing "
+            f"{plural(len(self.saved), 'variable')} in the background (process {self.pid})"
         )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from ipyckpt.location import STORE_ENV, configured_folder, store_location
 from ipyckpt.store.errors import IpyckptError
+from ipyckpt.store.reports import plural
 
 SESSION_ENV = "JPY_SESSION_NAME"
 RESTORE_CODE = "%load_ext ipyckpt"
@@ -57,7 +58,7 @@ class RunReport:
             text += "; continued an interrupted run"
         if self.restarts:
             count = len(self.restarts)
-            text += f"; the kernel died {count} time{'s' * (count != 1)} and was restored"
+            text += f"; the kernel died {plural(count, 'time')} and was restored"
         return text
 
 
@@ -263,8 +264,8 @@ class _Runner:
             except DeadKernelError:
                 if len(report.restarts) >= retries:
                     raise NotebookRunError(
-                        f"the kernel died in cell {self.current + 1} and {retries} restart"
-                        f"{'s' * (retries != 1)} are used up; the outputs so far are in "
+                        f"the kernel died in cell {self.current + 1} and "
+                        f"{plural(retries, 'restart')} are used up; the outputs so far are in "
                         f"{report.output} (raise --retries to try again)"
                     ) from None
                 line = self._plan_restart()

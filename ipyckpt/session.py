@@ -32,7 +32,7 @@ from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
 from ipyckpt.store import randomstate
 from ipyckpt.store.errors import IpyckptError, StoreFormatError
-from ipyckpt.store.reports import LoadReport, SaveReport
+from ipyckpt.store.reports import LoadReport, SaveReport, plural
 from ipyckpt.store.retention import Policy
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class RestoreOutcome:
         from ipyckpt.store.reports import format_age
 
         text = (
-            f"ipyckpt: restored {len(self.restored)} variable{'s' * (len(self.restored) != 1)} "
+            f"ipyckpt: restored {plural(len(self.restored), 'variable')} "
             f"from state checkpoint {self.report.generation} ({self.report.trigger}, "
             f"{format_age(self.report.created)}){': ' + names if names else ''}"
         )

@@ -51,8 +51,8 @@ class SaveReport:
 
     def __str__(self) -> str:
         text = (
-            f"state checkpoint {self.generation} ({self.trigger}): saved {len(self.saved)} "
-            f"variable{'s' * (len(self.saved) != 1)}, {format_bytes(self.bytes_written)} written "
+            f"state checkpoint {self.generation} ({self.trigger}): saved "
+            f"{plural(len(self.saved), 'variable')}, {format_bytes(self.bytes_written)} written "
             f"in {self.seconds:.2f} s"
         )
         if self.carried:
@@ -83,7 +83,7 @@ class LoadReport:
 
     def __str__(self) -> str:
         text = (
-            f"restored {len(self.values)} variable{'s' * (len(self.values) != 1)} from state "
+            f"restored {plural(len(self.values), 'variable')} from state "
             f"checkpoint {self.generation} ({self.trigger}, {format_age(self.created)})"
         )
         if self.failed:
