@@ -24,9 +24,9 @@ def make_store(root: Path, notebook: str = "work/analysis.ipynb", saves: int = 2
     nb.parent.mkdir(parents=True, exist_ok=True)
     nb.write_text("{}")
     store = Store(nb.parent / ".ipyckpt" / nb.name)
-    with nb.open() as fh:  # an open file: skipped with a reason
-        for i in range(saves):
-            store.save({"x": i, "data": list(range(1000 * (i + 1))), "fh": fh}, trigger="manual")
+    gen = (n for n in range(3))  # a generator cannot be stored: skipped with a reason
+    for i in range(saves):
+        store.save({"x": i, "data": list(range(1000 * (i + 1))), "gen": gen}, trigger="manual")
     return store
 
 
@@ -46,7 +46,7 @@ async def test_lists_generations_newest_first(jp_fetch: Any, jp_root_dir: Path) 
     newest = gens[0]
     assert newest["trigger"] == "manual"
     assert set(newest["variables"]) == {"x", "data"}
-    assert "fh" in newest["skipped"] and newest["skipped"]["fh"]
+    assert "gen" in newest["skipped"] and newest["skipped"]["gen"]
     assert newest["bytes"] > 0 and newest["time"] > 0
     assert newest["problem"] is None
     assert body["store"].endswith("work/.ipyckpt/analysis.ipynb")
