@@ -269,7 +269,7 @@ class Store:
         pickling: list[str | None] = [None]
         try:
             with gc_paused(), self._lock(exclusive=True):
-                report = self._save_locked(
+                report, written = self._save_locked(
                     namespace,
                     wanted,
                     trigger,
@@ -278,7 +278,7 @@ class Store:
                     progress,
                     (deadline, pickling),
                 )
-                report.notes.extend(self._collect_after_save())
+                report.notes.extend(self._collect_after_save(written))
         except OSError as exc:
             raise CheckpointWriteError(self._write_error_message(exc)) from None
         except DeadlinePassed:
@@ -290,11 +290,12 @@ class Store:
             ) from None
         return report
 
-    def _collect_after_save(self) -> list[str]:
+    def _collect_after_save(self, written: Manifest) -> list[str]:
         """Prune to ``keep`` generations (or what ``retention`` keeps); a failure here never
-        fails the (published) save."""
+        fails the (published) save. ``written`` is the manifest just published (signed with
+        this store's key), used as is instead of re-reading and re-parsing it."""
         try:
-            self._collect(keep=self.keep, policy=self.retention)
+            self._collect(keep=self.keep, policy=self.retention, written=written)
         except OSError as exc:
             return [
                 f"could not remove old generations ({exc.strerror or exc}); the next save retries"
@@ -317,7 +318,7 @@ class Store:
         started: float,
         progress: Callable[[int], None] | None,
         limit: tuple[float | None, list[str | None]] = (None, [None]),
-    ) -> SaveReport:
+    ) -> tuple[SaveReport, Manifest]:
         previous = self._newest_trusted_manifest()
         generation = max(self.generation_ids(), default=0) + 1
         items, skipped, deleted = plan_save(namespace, wanted, previous)
@@ -339,7 +340,7 @@ class Store:
             m.random = random_states
             self._publish(m, new=True)
         saved = [r.name for r in records]
-        return SaveReport(
+        report = SaveReport(
             generation=generation,
             trigger=trigger,
             saved=saved,
@@ -350,6 +351,7 @@ class Store:
             bytes_total=m.total_bytes(),
             seconds=time.perf_counter() - started,
         )
+        return report, m
 
     def _newest_trusted_manifest(self) -> Manifest | None:
         for gid in self.generation_ids():
@@ -642,10 +644,14 @@ class Store:
                 f"{exc.strerror or exc}; every generation left is intact"
             ) from None
 
-    def _collect(self, *, keep: int, policy: Policy | None = None) -> GcReport:
+    def _collect(
+        self, *, keep: int, policy: Policy | None = None, written: Manifest | None = None
+    ) -> GcReport:
         """Keep the newest ``keep`` good generations (and any damaged or untrusted one newer
         than them, so such a file can never push a good generation out), plus what ``policy``
-        keeps; remove the rest and every blob no kept generation uses."""
+        keeps; remove the rest and every blob no kept generation uses. ``written``, the
+        manifest this process has just published and signed, is used without re-reading it."""
+        known = {} if written is None else {written.generation: written}
         ids = self.generation_ids()
         referenced: set[str] = set()
         good = kept = 0
@@ -654,14 +660,14 @@ class Store:
                 break
             kept += 1
             with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
-                m, problem = self._read_manifest_noting_trust(gid)
+                m, problem = self._known_or_read(gid, known)
                 referenced.update(m.blobs())
                 good += problem is None
         removed = ids[kept:]
         if policy is not None:
-            chosen = self._kept_by(policy, ids, kept)
+            chosen = self._kept_by(policy, ids, kept, known)
             removed = [gid for gid in ids if gid not in chosen]
-            referenced = self._blobs_of(chosen)
+            referenced = self._blobs_of(chosen, known)
         for gid in removed:
             self._gen_path(gid).unlink(missing_ok=True)
         count, freed = self._remove_blobs_except(referenced)
@@ -683,22 +689,29 @@ class Store:
                 count, freed = count + n, freed + size
         return count, freed
 
-    def _kept_by(self, policy: Policy, ids: list[int], newest: int) -> list[int]:
+    def _known_or_read(self, gid: int, known: dict[int, Manifest]) -> tuple[Manifest, str | None]:
+        """Generation ``gid``'s manifest from ``known`` (written and signed by this process, so
+        trusted) or else read from disk, with the reason it is untrusted (or None)."""
+        return (known[gid], None) if gid in known else self._read_manifest_noting_trust(gid)
+
+    def _kept_by(
+        self, policy: Policy, ids: list[int], newest: int, known: dict[int, Manifest]
+    ) -> list[int]:
         """The generations ``policy`` keeps, and always the ``newest`` ones."""
         footprints = []
         for gid in ids:
             with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
-                m = self._read_manifest(gid, trust=True)[0]
+                m = self._known_or_read(gid, known)[0]
                 footprints.append(Footprint(gid, m.created, m.blobs()))
         chosen = policy(footprints, time.time()) | set(ids[:newest])
         return [gid for gid in ids if gid in chosen]
 
-    def _blobs_of(self, generations: list[int]) -> set[str]:
+    def _blobs_of(self, generations: list[int], known: dict[int, Manifest]) -> set[str]:
         """Every blob the (readable) ``generations`` use."""
         referenced: set[str] = set()
         for gid in generations:
             with contextlib.suppress(CheckpointCorrupt, StoreFormatError, NoCheckpoint):
-                referenced.update(self._read_manifest(gid, trust=True)[0].blobs())
+                referenced.update(self._known_or_read(gid, known)[0].blobs())
         return referenced
 
 

@@ -142,7 +142,8 @@ def encode_signed(m: Manifest, key: bytes) -> bytes:
 MAX_BYTES = 64 << 20
 MAX_DEPTH = 32
 _MAX_INT_DIGITS = 20
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# A JSON string: the unrolled form of "(?:[^"\\]|\\.)*" (same matches, about twice as fast).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -208,7 +209,7 @@ def _finite_float(text: str) -> float:
 
 
 def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+    if len(text) > _MAX_INT_DIGITS and len(text.lstrip("-")) > _MAX_INT_DIGITS:
         raise ValueError(f"integer with {len(text)} digits")
     return int(text)
 
