@@ -97,3 +97,18 @@ def job_ad(condor24: Path, submit_text: str) -> dict[str, Any]:
 from tests.kernel.conftest import kernel_env, open_kernel  # noqa: E402  (real-kernel fixtures)
 
 __all__ = ["job_ad", "job_ads", "kernel_env", "open_kernel", "wait_for"]
+
+
+#: The cell the job tests run: a loop whose progress (``done``, ``total``, "step i") shows how
+#: much was re-run after an eviction or a restart.
+LOOP = """
+import time
+done = []
+total = 0
+for i in range(n):
+    time.sleep(pause)
+    done.append(i)
+    total += i
+    print("step", i, flush=True)
+total
+"""

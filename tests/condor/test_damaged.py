@@ -16,13 +16,7 @@ from ipyckpt.condor.job import CondorJob
 from ipyckpt.condor.restart import FALLBACK_LIMIT
 from ipyckpt.exitcodes import EXIT_NO_PROGRESS
 
-LOOP = """
-import time
-done = []
-for i in range(n):
-    time.sleep(pause)
-    done.append(i)
-"""
+from .conftest import LOOP
 
 #: Before the runner starts: truncate the newest manifest once, after the second checkpoint.
 TEAR_NEWEST_MANIFEST_ONCE = """

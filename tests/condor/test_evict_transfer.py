@@ -13,18 +13,7 @@ from ipyckpt.condor import local, restart, submit_cell
 from ipyckpt.condor import payload as p
 from ipyckpt.condor.job import CondorJob
 
-from .conftest import wait_for
-
-LOOP = """
-import time
-done = []
-total = 0
-for i in range(n):
-    time.sleep(pause)
-    done.append(i)
-    total += i
-    print("step", i, flush=True)
-"""
+from .conftest import LOOP, wait_for
 
 
 def _submit(jobs_dir: Path, n: int, every: float, **kw: Any) -> CondorJob:

@@ -27,19 +27,7 @@ from ipyckpt.exitcodes import (
 )
 from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted
 
-from .conftest import wait_for
-
-LOOP = """
-import time
-done = []
-total = 0
-for i in range(n):
-    time.sleep(pause)
-    done.append(i)
-    total += i
-    print("step", i, flush=True)
-total
-"""
+from .conftest import LOOP, wait_for
 
 
 def _submit(jobs_dir: Path, code: str = LOOP, **kw: Any) -> CondorJob:

@@ -10,7 +10,7 @@ import pytest
 
 from ipyckpt.condor import submit_cell
 
-from .conftest import wait_for
+from .conftest import LOOP, wait_for
 
 
 def _pool_reason() -> str | None:
@@ -24,14 +24,6 @@ def _pool_reason() -> str | None:
 
 REASON = _pool_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
-
-LOOP = """
-import time
-done = []
-for i in range(n):
-    time.sleep(pause)
-    done.append(i)
-"""
 
 
 def test_submit_vacate_resume_fetch_on_a_real_pool(tmp_path: Path) -> None:
