@@ -29,6 +29,7 @@ import faulthandler
 import gc
 import json
 import os
+import random
 import select
 import signal
 import sys
@@ -66,7 +67,14 @@ _GPU_MODULES = ("cupy", "pycuda.driver", "numba.cuda.cudadrv.driver", "tensorflo
 
 
 class SnapshotSkipped(IpyckptError):
-    """A periodic snapshot came due while the previous background snapshot was still written."""
+    """A periodic snapshot came due while the previous background snapshot was still written.
+
+    ``generation`` is the one still being written: callers say so once per generation.
+    """
+
+    def __init__(self, message: str, generation: int) -> None:
+        super().__init__(message)
+        self.generation = generation
 
 
 @dataclass
@@ -266,8 +274,9 @@ class ForkedSaver:
         if self.child is not None:
             if request.trigger in SKIPPABLE_TRIGGERS:
                 raise SnapshotSkipped(
-                    f"snapshot skipped: background snapshot {self.child.generation} is still "
-                    f"being written ({format_bytes(self.child.done)} so far)"
+                    f"snapshots skipped while background snapshot {self.child.generation} is "
+                    f"still being written ({format_bytes(self.child.done)} so far)",
+                    self.child.generation,
                 )
             self.wait()
         return self._fork(request)
@@ -292,10 +301,12 @@ class ForkedSaver:
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        random_state = random.getstate()  # the random module reseeds itself in a forked child
         with warnings.catch_warnings():  # Python 3.12 warns about fork in threaded processes;
             warnings.simplefilter("ignore", DeprecationWarning)  # the child only runs our code
             pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; coverage cannot follow os._exit
+            random.setstate(random_state)
             os.close(read_fd)
             _run_child(self.inprocess, request, write_fd, deadline)
         os.close(write_fd)

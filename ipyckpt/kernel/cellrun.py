@@ -197,6 +197,7 @@ class PreparedCell:
         reporter = SnapshotReporter(previous.bytes_total if previous else None)
         taken: list[int] = []
         attempts: list[int] = []
+        skipped_while: set[int] = set()
 
         def on_snapshot(position: ResumePoint, trigger: str) -> None:
             names = self.snapshot_names()
@@ -217,7 +218,9 @@ class PreparedCell:
                     progress=reporter.progress,
                 )
             except SnapshotSkipped as exc:  # the previous one is still written in the background
-                print(f"ipyckpt: {exc}", file=sys.stderr)
+                if exc.generation not in skipped_while:  # once per background snapshot
+                    skipped_while.add(exc.generation)
+                    print(f"ipyckpt: {exc}", file=sys.stderr)
                 return
             except Exception as exc:  # nothing in a snapshot may abort hours of computation
                 print(f"ipyckpt: snapshot {len(attempts)} failed: {one_line(exc)}", file=sys.stderr)

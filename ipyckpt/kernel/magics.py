@@ -76,11 +76,12 @@ class Checkpointer(Magics):
     ).tag(config=True)
 
     background = Bool(
-        False,
-        help="Write in-cell (periodic) snapshots in a forked child process while the cell goes "
-        "on (Linux). A snapshot is then published a moment after its consistent point, and one "
-        "due while the previous is written is skipped. Off, or when fork is unsafe (GPU runtime "
-        "loaded, too little free memory), snapshots are written in-process while the cell waits.",
+        True,
+        help="Write in-cell (periodic) snapshots and autosaves in a forked child process while "
+        "the cell goes on (Linux; the default). A snapshot is then published a moment after its "
+        "consistent point, and one due while the previous is written is skipped. Off, or when "
+        "fork is unsafe (GPU runtime loaded, too little free memory), snapshots are written "
+        "in-process while the cell waits.",
     ).tag(config=True)
 
     @validate("keep")
