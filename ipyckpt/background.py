@@ -49,7 +49,7 @@ from ipyckpt.session import (
     StateSession,
     one_line,
 )
-from ipyckpt.store import knowngood
+from ipyckpt.store import chunks, knowngood
 from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.reports import SaveReport, format_bytes, plural
 
@@ -170,6 +170,7 @@ def _isolate_child(deadline: float) -> None:
     half-way; it publishes, and the next kernel's restore waits for it (the store's lock).
     """
     gc.disable()
+    chunks.assume_frozen()  # no other thread: chunks need no private copy before hashing
     faulthandler.disable()  # a crash report would land in the kernel's own stderr
     os.setpgid(0, 0)
     for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):

@@ -3,7 +3,8 @@
 A large out-of-band buffer (a numpy array's memory) is stored as consecutive content-addressed
 chunks of :data:`CHUNK_SIZE` bytes, so changing one element of a big array rewrites one chunk.
 A chunk is hashed and written from a private copy (:func:`private_copy`), never from the live
-buffer, so what is on disk always matches its hash. A restore reads the chunks of every buffer
+buffer, so what is on disk always matches its hash (a forked snapshot child, whose memory nobody
+else writes, skips the copy). A restore reads the chunks of every buffer
 ahead, in parallel, straight into the buffer's final memory, each chunk verified as it arrives.
 """
 
@@ -25,6 +26,21 @@ CHUNK_SIZE = 8 << 20
 _private = threading.local()
 
 
+class _Process:
+    """Whether another thread of the user's program may write into a buffer while it is saved.
+
+    A forked snapshot child (:func:`assume_frozen`) has no such thread: its memory is the
+    copy-on-write image of one instant, so chunks are hashed and written straight from it.
+    """
+
+    frozen = False
+
+
+def assume_frozen() -> None:
+    """Declare this process a snapshot child: nothing else writes its memory from now on."""
+    _Process.frozen = True
+
+
 def chunk_spans(size: int, chunk: int | None = None) -> list[tuple[int, int]]:
     """``(start, end)`` of each chunk of a buffer of ``size`` bytes (none for an empty one).
 
@@ -35,7 +51,12 @@ def chunk_spans(size: int, chunk: int | None = None) -> list[tuple[int, int]]:
 
 
 def private_copy(data: memoryview) -> memoryview:
-    """``data`` copied into this thread's private chunk buffer (valid until its next call)."""
+    """``data`` copied into this thread's private chunk buffer (valid until its next call).
+
+    In a frozen process (:func:`assume_frozen`) ``data`` itself: nothing can change it.
+    """
+    if _Process.frozen:
+        return data
     buffer = getattr(_private, "buffer", None)
     if buffer is None or len(buffer) < len(data):
         buffer = _private.buffer = bytearray(max(len(data), CHUNK_SIZE))
