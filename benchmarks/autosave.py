@@ -38,7 +38,8 @@ CELLS = {
 MODES = ("bare", "idle", "due")
 
 
-def _du(path: Path) -> int:
+def du(path: Path) -> int:
+    """Bytes of the files under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
@@ -91,7 +92,7 @@ def per_cell(workload: str, scale: float, repeat: int, store: Path) -> dict[str,
     if os.environ.get("IPYCKPT_BENCH_BACKGROUND") == "1":  # the forked saver (off by default)
         shell.run_line_magic("config", "Checkpointer.background = True")
     _session(shell).save(_session(shell).tracked_names(), trigger="manual")  # the first full save
-    state_bytes = _du(store / "blobs")
+    state_bytes = du(store / "blobs")
     times: dict[str, dict[str, list[float]]] = {k: {m: [] for m in MODES} for k in CELLS}
     for _ in range(repeat):
         for mode in MODES:
@@ -114,7 +115,7 @@ def disk_after(workload: str, scale: float, cells: int, store: Path) -> dict[str
     shell.run_line_magic("load_ext", "ipyckpt")
     session = _session(shell)
     session.save(session.tracked_names(), trigger="manual")
-    state_bytes = _du(store / "blobs")
+    state_bytes = du(store / "blobs")
     started = time.perf_counter()
     for _ in range(cells):
         _run_mode(shell, "due", CELLS["arr[0] += 1"])
@@ -122,7 +123,7 @@ def disk_after(workload: str, scale: float, cells: int, store: Path) -> dict[str
         "workload": workload,
         "cells": cells,
         "state_bytes": state_bytes,
-        "store_bytes": _du(store),
+        "store_bytes": du(store),
         "generations": len(list((store / "generations").glob("*.json"))),
         "seconds": time.perf_counter() - started,
     }
