@@ -340,7 +340,7 @@ def disk(workload: str, scale: float, cells: int, kishu_cells: int, tmp: Path) -
 # ------------------------------------------------------------------------------ reporting
 def _ms(seconds: float) -> str:
     ms = 1e3 * seconds
-    return f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms" if ms < 10_000 else f"{seconds:.1f} s"
+    return f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms" if ms < 1000 else f"{seconds:.2f} s"
 
 
 def _gb(n: float) -> str:
@@ -383,6 +383,16 @@ def cell_table(rows: list[dict[str, Any]]) -> str:
             )
             name = row["workload"]
     return "\n".join(lines)
+
+
+def first_lines(rows: list[dict[str, Any]]) -> str:
+    """The cell that built each namespace: bare, with ipyckpt's first snapshot, with Kishu's."""
+    return "\n".join(
+        f"- building {row['workload']}: {_ms(row['first_save']['bare'])} bare; with ipyckpt "
+        f"{_ms(row['first_save']['ipyckpt'])} until its first snapshot was published; with "
+        f"Kishu {_ms(row['first_save']['kishu'])} (its first commit)"
+        for row in rows
+    )
 
 
 def target_lines(rows: list[dict[str, Any]], limit: float = 0.05) -> str:
@@ -446,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink workloads")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are shown")
     parser.add_argument("--disk", type=int, default=100, help="autosaved cells for the disk")
-    parser.add_argument("--kishu-disk", type=int, default=10, help="Kishu cells for the disk")
+    parser.add_argument("--kishu-disk", type=int, default=3, help="Kishu cells for the disk")
     parser.add_argument("--disk-workload", default="medium")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
@@ -455,14 +465,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(
         prefix="ipyckpt-sidebyside-", dir=os.environ.get("BENCH_DIR")
     ) as tmp:
-        rows = [per_cell(w, args.scale, args.repeat, Path(tmp)) for w in args.workloads.split(",")]
+        workloads = [w for w in args.workloads.split(",") if w]  # "": the disk figures only
+        rows = [per_cell(w, args.scale, args.repeat, Path(tmp)) for w in workloads]
         space = disk(args.disk_workload, args.scale, args.disk, args.kishu_disk, Path(tmp))
     print(
-        f"Machine: {machine()}\nScale {args.scale}, medians of {args.repeat} rounds; load "
+        f"Machine: {machine()}\nScale {args.scale}, medians of {args.repeat} rounds (per-cell); load "
         f"average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
         f"{time.perf_counter() - started:.0f} s in all.\n"
     )
-    print(cell_table(rows), "", target_lines(rows), "", disk_table(space), sep="\n")
+    if rows:
+        print(cell_table(rows), "", first_lines(rows), "", target_lines(rows), "", sep="\n")
+    print(disk_table(space))
     if space["day"]:
         print("\n" + day_line(space["day"]))
     if args.json:
