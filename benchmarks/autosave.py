@@ -13,8 +13,9 @@ the cells ``pass``, ``step += 1``, ``float(big.sum())`` (reads an array) and ``w
 after each, under the default retention, and reports the store's size beside the state's.
 
 ``python -m benchmarks.autosave [--workloads small,medium] [--repeat 5] [--disk 100]`` prints
-one JSON line per workload and a table; ``IPYCKPT_BENCH_BACKGROUND=1`` measures with the forked
-background saver (``c.Checkpointer.background = True``).
+one JSON line per workload and a table, with the forked background saver (the default);
+``IPYCKPT_BENCH_BACKGROUND=0`` measures the in-process saver (``c.Checkpointer.background =
+False``). Side by side with Kishu, in real kernels: :mod:`benchmarks.sidebyside`.
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def per_cell(workload: str, scale: float, repeat: int, store: Path) -> dict[str,
     os.environ["IPYCKPT_STORE"] = str(store)
     shell = _shell(workload, scale)
     shell.run_line_magic("load_ext", "ipyckpt")
-    if os.environ.get("IPYCKPT_BENCH_BACKGROUND") == "1":  # the forked saver (off by default)
-        shell.run_line_magic("config", "Checkpointer.background = True")
+    background = os.environ.get("IPYCKPT_BENCH_BACKGROUND", "1") != "0"  # forked: the default
+    shell.run_line_magic("config", f"Checkpointer.background = {background}")
     _session(shell).save(_session(shell).tracked_names(), trigger="manual")  # the first full save
     state_bytes = du(store / "blobs")
     times: dict[str, dict[str, list[float]]] = {k: {m: [] for m in MODES} for k in CELLS}
