@@ -135,9 +135,11 @@ class BenchKernel:
             setup, silent=True, user_expressions={"v": f"__import__('json').dumps({expression})"},
             timeout=3600, output_hook=lambda msg: None,
         )  # fmt: skip
-        found = reply["content"].get("user_expressions", {}).get("v", {})
-        if found.get("status") != "ok":
-            raise RuntimeError(f"{expression!r} failed in the benchmark kernel: {found}")
+        content = reply["content"]
+        found = content.get("user_expressions", {}).get("v", content)
+        if content["status"] != "ok" or found.get("status") != "ok":
+            what = f"{found.get('ename')}: {found.get('evalue')}"
+            raise RuntimeError(f"{setup or expression!r} failed in the benchmark kernel: {what}")
         return json.loads(ast.literal_eval(found["data"]["text/plain"]))
 
     def stop(self) -> None:
@@ -214,7 +216,7 @@ def prepare(mode: str) -> float:
 
 def store_facts() -> dict[str, Any]:
     """The store's folder, its size, its generations and the newest state's blob bytes."""
-    store = _session().store()
+    store = _session().store()  # manifests are read directly: the store lists no blobs
     ids = store.generation_ids()
     newest = store._read_manifest(ids[0], trust=True)[0]
     return {
