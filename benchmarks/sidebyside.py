@@ -468,7 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         prefix="ipyckpt-sidebyside-", dir=os.environ.get("BENCH_DIR")
     ) as tmp:
         workloads = [w for w in args.workloads.split(",") if w]  # "": the disk figures only
-        rows = [per_cell(w, args.scale, args.repeat, Path(tmp)) for w in workloads]
+        rows = []
+        for workload in workloads:  # each workload's rows as soon as they are measured
+            rows.append(per_cell(workload, args.scale, args.repeat, Path(tmp)))
+            print(cell_table(rows[-1:]), file=sys.stderr, flush=True)
         space = disk(args.disk_workload, args.scale, args.disk, args.kishu_disk, Path(tmp))
     print(
         f"Machine: {machine()}\nScale {args.scale}, medians of {args.repeat} rounds (per-cell); load "
