@@ -61,7 +61,8 @@ def _time_cell(shell: Any, code: str) -> float:
     return time.perf_counter() - started
 
 
-def _session(shell: Any) -> Any:
+def session_of(shell: Any) -> Any:
+    """The ipyckpt session of ``shell`` (the extension must be loaded)."""
     from ipyckpt.kernel.state import state_of
 
     state = state_of(shell)
@@ -69,17 +70,21 @@ def _session(shell: Any) -> Any:
     return state.session
 
 
-def _run_mode(shell: Any, mode: str, code: str) -> float:
-    """One cell in ``mode`` (the extension is loaded for idle/due, unloaded for bare)."""
-    if mode == "bare":
-        return _time_cell(shell, code)
-    clock = _session(shell).autosave
-    clock.dirty = False  # what this cell changes, not what the cell before it changed
+def set_clock(session: Any, mode: str) -> None:
+    """Make the autosave after the next cell due (``due``) or not (``idle``)."""
+    clock = session.autosave
+    clock.dirty = False  # what the next cell changes, not what the cell before it changed
     if mode == "idle":
         clock.last_snapshot = time.monotonic()  # just protected: nothing is due
     else:
-        _session(shell).settle(block=True)  # a background child of the cell before: done
-        clock.last_snapshot, clock.last_pause = None, 0.0  # due at the end of this cell
+        session.settle(block=True)  # a background child of the cell before: done
+        clock.last_snapshot, clock.last_pause = None, 0.0  # due at the end of the next cell
+
+
+def _run_mode(shell: Any, mode: str, code: str) -> float:
+    """One cell in ``mode`` (the extension is loaded for idle/due, unloaded for bare)."""
+    if mode != "bare":
+        set_clock(session_of(shell), mode)
     return _time_cell(shell, code)
 
 
@@ -92,7 +97,8 @@ def per_cell(workload: str, scale: float, repeat: int, store: Path) -> dict[str,
     shell.run_line_magic("load_ext", "ipyckpt")
     background = os.environ.get("IPYCKPT_BENCH_BACKGROUND", "1") != "0"  # forked: the default
     shell.run_line_magic("config", f"Checkpointer.background = {background}")
-    _session(shell).save(_session(shell).tracked_names(), trigger="manual")  # the first full save
+    session = session_of(shell)
+    session.save(session.tracked_names(), trigger="manual")  # the first full save
     state_bytes = du(store / "blobs")
     times: dict[str, dict[str, list[float]]] = {k: {m: [] for m in MODES} for k in CELLS}
     for _ in range(repeat):
@@ -114,7 +120,7 @@ def disk_after(workload: str, scale: float, cells: int, store: Path) -> dict[str
     os.environ["IPYCKPT_STORE"] = str(store)
     shell = _shell(workload, scale)
     shell.run_line_magic("load_ext", "ipyckpt")
-    session = _session(shell)
+    session = session_of(shell)
     session.save(session.tracked_names(), trigger="manual")
     state_bytes = du(store / "blobs")
     started = time.perf_counter()

@@ -39,7 +39,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.autosave import CELLS, du
+from benchmarks.autosave import CELLS, du, session_of, set_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 KISHU = "kishu==0.3.4"
@@ -188,11 +188,7 @@ def start(tool: str, folder: Path, workload: str, scale: float) -> tuple[BenchKe
 def _session() -> Any:
     from IPython import get_ipython
 
-    from ipyckpt.kernel.state import state_of
-
-    state = state_of(get_ipython())
-    assert state is not None, "the extension is not loaded"
-    return state.session
+    return session_of(get_ipython())
 
 
 def settle() -> float:
@@ -205,12 +201,7 @@ def settle() -> float:
 def prepare(mode: str) -> float:
     """Make the next cell's autosave due (``due``) or not (``idle``); seconds waited first."""
     waited = settle()
-    clock = _session().autosave
-    clock.dirty = False  # what the next cell changes, not what the one before it changed
-    if mode == "idle":
-        clock.last_snapshot = time.monotonic()  # just protected: nothing is due
-    else:
-        clock.last_snapshot, clock.last_pause = None, 0.0
+    set_clock(_session(), mode)
     return waited
 
 
