@@ -13,10 +13,11 @@ namespace in a cell, then run the cells of :data:`benchmarks.autosave.CELLS`, in
   Before each, a silent request (silent requests run no cell hooks) waits for the previous
   background child and sets the autosave clock; after a due cell one waits for the child to
   publish, so no writer runs while another kernel is timed ("published" is that time);
-* ``Kishu``: ``kishu==0.3.4`` with the same numpy, pandas, scikit-learn, dill and ipykernel in a
-  venv of its own, cached in ``~/.cache/ipyckpt-bench/kishu`` (its dependencies stay out of the
-  project's), started as its README says: ``from kishu import init_kishu; init_kishu()`` in the
-  notebook's kernel. It commits after every cell.
+* ``Kishu``: ``kishu==0.3.4`` with our numpy, pandas, scikit-learn, dill, ipykernel and IPython
+  versions in a venv of its own, installed with pip on first use and cached in
+  ``~/.cache/ipyckpt-bench/kishu`` (its dependencies stay out of the project's), started as its
+  README says, ``from kishu import init_kishu; init_kishu("bench.ipynb")`` in the notebook's
+  kernel (with the path: no Jupyter server runs to ask). It commits after every cell.
 
 Then, in fresh kernels, ``--disk`` cells of ``weights[0] += 1`` on ``--disk-workload`` with an
 autosave after each (default retention) and ``--kishu-disk`` of them under Kishu: the disk each
