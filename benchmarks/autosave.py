@@ -13,8 +13,9 @@ the cells ``pass``, ``step += 1``, ``float(big.sum())`` (reads an array) and ``w
 after each, under the default retention, and reports the store's size beside the state's.
 
 ``python -m benchmarks.autosave [--workloads small,medium] [--repeat 5] [--disk 100]`` prints
-one JSON line per workload and a table; ``IPYCKPT_BENCH_BACKGROUND=1`` measures with the forked
-background saver (``c.Checkpointer.background = True``).
+one JSON line per workload and a table, with the forked background saver (the default);
+``IPYCKPT_BENCH_BACKGROUND=0`` measures the in-process saver (``c.Checkpointer.background =
+False``). Side by side with Kishu, in real kernels: :mod:`benchmarks.sidebyside`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ CELLS = {
 MODES = ("bare", "idle", "due")
 
 
-def _du(path: Path) -> int:
+def du(path: Path) -> int:
+    """Bytes of the files under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
@@ -59,7 +61,8 @@ def _time_cell(shell: Any, code: str) -> float:
     return time.perf_counter() - started
 
 
-def _session(shell: Any) -> Any:
+def session_of(shell: Any) -> Any:
+    """The ipyckpt session of ``shell`` (the extension must be loaded)."""
     from ipyckpt.kernel.state import state_of
 
     state = state_of(shell)
@@ -67,17 +70,21 @@ def _session(shell: Any) -> Any:
     return state.session
 
 
-def _run_mode(shell: Any, mode: str, code: str) -> float:
-    """One cell in ``mode`` (the extension is loaded for idle/due, unloaded for bare)."""
-    if mode == "bare":
-        return _time_cell(shell, code)
-    clock = _session(shell).autosave
-    clock.dirty = False  # what this cell changes, not what the cell before it changed
+def set_clock(session: Any, mode: str) -> None:
+    """Make the autosave after the next cell due (``due``) or not (``idle``)."""
+    clock = session.autosave
+    clock.dirty = False  # what the next cell changes, not what the cell before it changed
     if mode == "idle":
         clock.last_snapshot = time.monotonic()  # just protected: nothing is due
     else:
-        _session(shell).settle(block=True)  # a background child of the cell before: done
-        clock.last_snapshot, clock.last_pause = None, 0.0  # due at the end of this cell
+        session.settle(block=True)  # a background child of the cell before: done
+        clock.last_snapshot, clock.last_pause = None, 0.0  # due at the end of the next cell
+
+
+def _run_mode(shell: Any, mode: str, code: str) -> float:
+    """One cell in ``mode`` (the extension is loaded for idle/due, unloaded for bare)."""
+    if mode != "bare":
+        set_clock(session_of(shell), mode)
     return _time_cell(shell, code)
 
 
@@ -88,10 +95,11 @@ def per_cell(workload: str, scale: float, repeat: int, store: Path) -> dict[str,
     os.environ["IPYCKPT_STORE"] = str(store)
     shell = _shell(workload, scale)
     shell.run_line_magic("load_ext", "ipyckpt")
-    if os.environ.get("IPYCKPT_BENCH_BACKGROUND") == "1":  # the forked saver (off by default)
-        shell.run_line_magic("config", "Checkpointer.background = True")
-    _session(shell).save(_session(shell).tracked_names(), trigger="manual")  # the first full save
-    state_bytes = _du(store / "blobs")
+    background = os.environ.get("IPYCKPT_BENCH_BACKGROUND", "1") != "0"  # forked: the default
+    shell.run_line_magic("config", f"Checkpointer.background = {background}")
+    session = session_of(shell)
+    session.save(session.tracked_names(), trigger="manual")  # the first full save
+    state_bytes = du(store / "blobs")
     times: dict[str, dict[str, list[float]]] = {k: {m: [] for m in MODES} for k in CELLS}
     for _ in range(repeat):
         for mode in MODES:
@@ -112,9 +120,9 @@ def disk_after(workload: str, scale: float, cells: int, store: Path) -> dict[str
     os.environ["IPYCKPT_STORE"] = str(store)
     shell = _shell(workload, scale)
     shell.run_line_magic("load_ext", "ipyckpt")
-    session = _session(shell)
+    session = session_of(shell)
     session.save(session.tracked_names(), trigger="manual")
-    state_bytes = _du(store / "blobs")
+    state_bytes = du(store / "blobs")
     started = time.perf_counter()
     for _ in range(cells):
         _run_mode(shell, "due", CELLS["arr[0] += 1"])
@@ -122,7 +130,7 @@ def disk_after(workload: str, scale: float, cells: int, store: Path) -> dict[str
         "workload": workload,
         "cells": cells,
         "state_bytes": state_bytes,
-        "store_bytes": _du(store),
+        "store_bytes": du(store),
         "generations": len(list((store / "generations").glob("*.json"))),
         "seconds": time.perf_counter() - started,
     }

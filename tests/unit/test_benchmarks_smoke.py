@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.run import TOOLS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +65,24 @@ def test_background_figures_script_runs(tmp_path: Path) -> None:
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert 0 < figures["stopped"] < figures["published"]
     assert 0 < figures["unchanged_stopped"] < figures["unchanged_published"]
+
+
+@pytest.mark.timeout(600)  # the first run installs Kishu into its cached venv (~1 min)
+def test_side_by_side_with_kishu_measures_every_cell_and_the_disk(tmp_path: Path) -> None:
+    out = tmp_path / "sidebyside.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sidebyside", "--workloads", "small", "--scale", "0.01",
+         "--repeat", "1", "--disk", "2", "--kishu-disk", "1", "--disk-workload", "small",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=580, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    samples = doc["rows"][0]["samples"]
+    assert set(samples) == {"pass", "small += 1", "read array", "arr[0] += 1"}
+    assert all(len(t) == 1 and t[0] > 0 for by_tool in samples.values() for t in by_tool.values())
+    disk = doc["disk"]
+    assert len(disk["bytes"]) == 2 and disk["bytes"][-1] > disk["first_bytes"] > 0
+    assert disk["kishu_bytes"][0] > disk["kishu_first_bytes"] > 0  # Kishu really committed
+    assert disk["day"]["kept"] >= 2 and disk["day"]["bytes"] >= disk["day"]["state_bytes"]
+    assert "| small (" in run.stdout and "Kishu 0.3.4" in run.stdout and "A day of" in run.stdout
