@@ -32,6 +32,7 @@ from ipyckpt.location import STORE_ENV, notebook_path, store_location
 from ipyckpt.namespace import select_names
 from ipyckpt.store import randomstate
 from ipyckpt.store.errors import IpyckptError, StoreFormatError
+from ipyckpt.store.parts import PartCache
 from ipyckpt.store.reports import LoadReport, SaveReport, plural
 from ipyckpt.store.retention import Policy
 
@@ -93,7 +94,14 @@ class Saver(Protocol):
 
 
 class InProcessSaver:
-    """Pickle and write in this process, while the caller waits (the default saver)."""
+    """Pickle and write in this process, while the caller waits (the default saver).
+
+    ``parts`` remembers the large containers of atoms of the last save, so an unchanged one is
+    not pickled again (:mod:`ipyckpt.store.parts`); a forked child saves with its copy.
+    """
+
+    def __init__(self) -> None:
+        self.parts = PartCache()
 
     def save(self, request: SaveRequest) -> SaveReport:
         """See :class:`Saver`."""
@@ -104,6 +112,7 @@ class InProcessSaver:
             info=request.info,
             progress=request.progress,
             deadline=request.deadline,
+            parts=self.parts,
         )
         return report
 

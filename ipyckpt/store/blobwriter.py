@@ -27,7 +27,8 @@ import blake3
 from ipyckpt.store import fsio, knowngood
 from ipyckpt.store.chunks import chunk_spans, private_copy
 from ipyckpt.store.manifest import Segment
-from ipyckpt.store.serialize import BlobRef, BufferRef, PickledVariable
+from ipyckpt.store.refs import BlobRef
+from ipyckpt.store.serialize import BufferRef, PickledVariable
 
 T = TypeVar("T")
 PROGRESS_POLL_S = 0.2
@@ -106,6 +107,7 @@ class BlobWriter:
         self.report_lock = threading.Lock()
         self.claimed: set[str] = set()  # blobs this save writes (equal chunks are written once)
         self.owner = threading.current_thread()
+        self.parts = 0  # part blobs pickled by this save (see ipyckpt.store.parts)
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -147,6 +149,19 @@ class BlobWriter:
             for index, (start, end) in enumerate(spans):
                 chunk = view[start:end]
                 self.pending.append(submit(self.pool, self._write_chunk, chunk, ref, index))
+
+    def write_part(self, data: bytes) -> BlobRef:
+        """Store a part's pickle (private bytes: no copy needed) in the background."""
+        ref = BlobRef(content_hash(data), len(data))
+        self.parts += 1
+        write = functools.partial(_write_to, data=memoryview(data))
+        self.pending.append(submit(self.pool, self._store, ref, write))
+        return ref
+
+    def has_blob(self, ref: BlobRef) -> bool:
+        """True if blob ``ref`` is stored and known good (re-hashed if this process did not
+        write or verify it; a damaged one is moved aside)."""
+        return knowngood.reusable(self.blob_path(ref.hash), ref.hash, ref.size, self.tmp)
 
     def _write_chunk(self, data: memoryview, ref: BufferRef, index: int) -> None:
         """Worker thread: copy one chunk, hash the copy and store the copy (GIL released)."""

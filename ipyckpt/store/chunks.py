@@ -15,7 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from ipyckpt.store import fsio
-from ipyckpt.store.serialize import BlobRef, BufferRef
+from ipyckpt.store.refs import BlobRef
+from ipyckpt.store.serialize import BufferRef
 
 #: Size of a buffer chunk. Measured here (``python -m benchmarks.chunks``): 4-8 MB chunks write
 #: a 320 MB array as fast as one file or faster (small fsyncs stream better on this disk), 16 MB

@@ -46,6 +46,8 @@ from ipyckpt.store.errors import (
 )
 from ipyckpt.store.locking import locked
 from ipyckpt.store.manifest import Manifest, Segment
+from ipyckpt.store.parts import PartCache, SaveParts
+from ipyckpt.store.refs import BlobRef
 from ipyckpt.store.reports import (
     GcReport,
     GenerationInfo,
@@ -57,7 +59,8 @@ from ipyckpt.store.reports import (
 from ipyckpt.store.retention import Footprint, Policy
 from ipyckpt.store.saveplan import assemble_manifest, check_names, plan_save
 from ipyckpt.store.serialize import (
-    BlobRef,
+    BufferRef,
+    PickledVariable,
     gc_paused,
     imports_first,
     needed_indices,
@@ -166,7 +169,7 @@ class Store:
             raise StoreFormatError(
                 f"{marker} is not a valid ipyckpt store marker ({exc})"
             ) from None
-        if version < manifest.FORMAT_VERSION:
+        if version < manifest.OLDEST_READABLE:
             raise StoreFormatError(
                 f"{self.directory} was written by a development version of ipyckpt (store format "
                 f"{version}) that this version cannot read; move it away to start a new store"
@@ -254,6 +257,7 @@ class Store:
         info: Mapping[str, Any] | None = None,
         progress: Callable[[int], None] | None = None,
         deadline: float | None = None,
+        parts: PartCache | None = None,
     ) -> SaveReport:
         """Save ``namespace`` (or only ``names`` of it) as a new generation.
 
@@ -262,7 +266,9 @@ class Store:
         Raises :class:`CheckpointWriteError` if the data cannot be written (disk full, read-only
         directory, ...); the previous generation is then untouched. With ``deadline`` (seconds,
         main thread only), pickling that takes longer abandons the save with
-        :class:`SnapshotTooSlow` naming the variable being pickled.
+        :class:`SnapshotTooSlow` naming the variable being pickled. With ``parts`` (kept by
+        the caller between saves), large containers of atoms that did not change since the
+        last save are not pickled again (:mod:`ipyckpt.store.parts`).
         """
         started = time.perf_counter()
         wanted = check_names(names) if names is not None else None
@@ -277,6 +283,7 @@ class Store:
                     started,
                     progress,
                     (deadline, pickling),
+                    parts,
                 )
                 report.notes.extend(self._collect_after_save(written))
         except OSError as exc:
@@ -318,6 +325,7 @@ class Store:
         started: float,
         progress: Callable[[int], None] | None,
         limit: tuple[float | None, list[str | None]] = (None, [None]),
+        parts: PartCache | None = None,
     ) -> tuple[SaveReport, Manifest]:
         previous = self._newest_trusted_manifest()
         generation = max(self.generation_ids(), default=0) + 1
@@ -326,8 +334,10 @@ class Store:
         blob_dir = self._path(_BLOB_DIR)
         seconds, pickling = limit
         with BlobWriter(self._path(_TMP_DIR), blob_dir, self._blob_path, progress) as writer:
+            save_parts = None if parts is None else SaveParts(parts, writer)
             with deadline_for(seconds):
-                records, failed = pickle_variables(_naming(imports_first(items), pickling), writer)
+                named = _naming(imports_first(items), pickling)
+                records, failed = pickle_variables(named, writer, save_parts)
             skipped.update(failed)
             segment = writer.finish_segment(records)
             m = assemble_manifest(
@@ -339,6 +349,8 @@ class Store:
             m.versions = manifest.runtime_versions()
             m.random = random_states
             self._publish(m, new=True)
+        if save_parts is not None:
+            save_parts.commit()
         saved = [r.name for r in records]
         report = SaveReport(
             generation=generation,
@@ -350,6 +362,8 @@ class Store:
             bytes_written=m.bytes_written,
             bytes_total=m.total_bytes(),
             seconds=time.perf_counter() - started,
+            parts_pickled=writer.parts,
+            parts_reused=save_parts.reused if save_parts is not None else 0,
         )
         return report, m
 
@@ -508,18 +522,29 @@ class Store:
             # read (and verify) every needed buffer's chunks ahead, in the order needed
             start = functools.partial(submit, pool)
             reads = {
-                i: read_ahead(segment.records[i].buffers, start, self._read_into) for i in order
+                i: read_ahead(_with_parts(segment.records[i]), start, self._read_into)
+                for i in order
             }
 
-            def buffers_of(i: int) -> list[object]:
+            def all_of(i: int) -> list[object]:
                 try:
                     return [read.result() for read in reads[i]]
                 except CheckpointCorrupt as exc:
                     lost[i] = str(exc)
                     raise _BlobLost(str(exc)) from None
 
+            def buffers_of(i: int) -> list[object]:
+                return all_of(i)[: len(segment.records[i].buffers)]
+
+            def parts_of(i: int) -> dict[str, object]:
+                record = segment.records[i]
+                data = all_of(i)[len(record.buffers) :]
+                return {ref.hash: blob for ref, blob in zip(record.parts, data, strict=True)}
+
             try:
-                values, failed = unpickle_variables(pickled, segment.records, indices, buffers_of)
+                values, failed = unpickle_variables(
+                    pickled, segment.records, indices, buffers_of, parts_of
+                )
             finally:
                 for buffer_reads in reads.values():
                     for read in buffer_reads:
@@ -723,6 +748,11 @@ def _naming(
         current[0] = name
         yield name, value
     current[0] = None
+
+
+def _with_parts(record: PickledVariable) -> list[BufferRef]:
+    """What to read ahead for ``record``: its buffers, then each part as a one-chunk buffer."""
+    return record.buffers + [BufferRef(p.size, [p]) for p in record.parts]
 
 
 class _BlobLost(Exception):

@@ -19,9 +19,11 @@ from typing import Any
 
 from ipyckpt.store import signing
 from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted, StoreFormatError
-from ipyckpt.store.serialize import BlobRef, PickledVariable, records_from_json, records_to_json
+from ipyckpt.store.refs import BlobRef
+from ipyckpt.store.serialize import PickledVariable, records_from_json, records_to_json
 
-FORMAT_VERSION = 3  # 3: buffers are lists of fixed-size chunks
+FORMAT_VERSION = 4  # 3: buffers are lists of fixed-size chunks; 4: records may list parts
+OLDEST_READABLE = 3  # format 3 stores are read (their records have no parts) and written to
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Segment:
         for rec in self.records:
             for buffer in rec.buffers:
                 yield from buffer.chunks
+            yield from rec.parts
 
 
 @dataclass
@@ -292,12 +295,12 @@ def _segment(doc: object) -> Segment:
 
 
 def _record_doc(doc: object) -> list[Any]:
-    """A variable record's JSON, ``[name, type, start, end, buffers, group]``, type-checked
-    (``records_from_json`` then builds it)."""
+    """A variable record's JSON, ``[name, type, start, end, buffers, group(, parts)]``,
+    type-checked (``records_from_json`` then builds it)."""
     rec = _list(doc, "variable record")
-    if len(rec) != 6:
-        raise ValueError(f"a variable record has 6 fields, not {str(rec)[:80]}")
-    name, kind, start, end, buffers, group = rec
+    if len(rec) not in (6, 7):
+        raise ValueError(f"a variable record has 6 or 7 fields, not {str(rec)[:80]}")
+    name, kind, start, end, buffers, group, *parts = rec
     start, end = _int(start, "span"), _int(end, "span")
     if end < start:
         raise ValueError(f"invalid span {[start, end]!r}")
@@ -311,6 +314,7 @@ def _record_doc(doc: object) -> list[Any]:
             for size, chunks in map(_buffer, _list(buffers, "buffers"))
         ],
         _int(group, "group"),
+        *([[[b.hash, b.size] for b in map(_blob, _list(parts[0], "parts"))]] if parts else []),
     ]
 
 

@@ -48,6 +48,8 @@ class SaveReport:
     bytes_total: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    parts_pickled: int = 0  # large containers of atoms pickled on their own (ipyckpt.store.parts)
+    parts_reused: int = 0  # ... and reused unchanged without pickling them again
 
     def __str__(self) -> str:
         text = (

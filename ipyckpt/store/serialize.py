@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 from ipyckpt.store import families
 from ipyckpt.store.errors import CheckpointCorrupt
+from ipyckpt.store.parts import PartLoader, SaveParts, hook
+from ipyckpt.store.refs import BlobRef
 from ipyckpt.store.sharing import SharingTracker, importable
 
 
@@ -61,14 +63,6 @@ _NEVER_PICKLED: dict[tuple[type, ...], str] = {
 }
 
 
-@dataclass(frozen=True)
-class BlobRef:
-    """A content-addressed blob: its hash (blake3, hex) and size in bytes."""
-
-    hash: str
-    size: int
-
-
 @dataclass
 class BufferRef:
     """An out-of-band buffer: its size and the content-addressed chunks that hold its bytes.
@@ -95,11 +89,13 @@ class PickledVariable:
     end: int
     buffers: list[BufferRef] = field(default_factory=list)
     group: int = 0
+    parts: list[BlobRef] = field(default_factory=list)  # see ipyckpt.store.parts
 
     @property
     def nbytes(self) -> int:
-        """Bytes of this variable: its pickle bytes plus its out-of-band buffers."""
-        return self.end - self.start + sum(b.size for b in self.buffers)
+        """Bytes of this variable: its pickle bytes, out-of-band buffers and parts."""
+        sizes = sum(b.size for b in self.buffers) + sum(p.size for p in self.parts)
+        return self.end - self.start + sizes
 
 
 class SegmentSink(Protocol):
@@ -116,9 +112,17 @@ class SegmentSink(Protocol):
         """
         ...
 
+    def write_part(self, data: bytes) -> BlobRef:
+        """Store one part's pickle (:mod:`ipyckpt.store.parts`) as a blob; return its reference."""
+        ...
+
+    def has_blob(self, ref: BlobRef) -> bool:
+        """True if blob ``ref`` is in the store and known good (a part may reuse it)."""
+        ...
+
 
 def _record_from_json(item: Sequence[Any]) -> PickledVariable:
-    name, kind, start, end, buffers, group = item
+    name, kind, start, end, buffers, group, *parts = item
     return PickledVariable(
         str(name),
         str(kind),
@@ -126,6 +130,7 @@ def _record_from_json(item: Sequence[Any]) -> PickledVariable:
         int(end),
         [_buffer_from_json(b) for b in buffers],
         int(group),
+        [BlobRef(str(h), int(n)) for h, n in (parts[0] if parts else [])],
     )
 
 
@@ -247,48 +252,62 @@ class _Pickled:
     spans: list[tuple[int, int]]
     buffers: list[list[pickle.PickleBuffer]]
     used_dill: bool
+    parts: list[list[BlobRef]]
 
 
-def _dump(values: Sequence[object], tracker: SharingTracker | None, with_dill: bool) -> _Pickled:
+def _dump(
+    values: Sequence[object],
+    tracker: SharingTracker | None,
+    with_dill: bool,
+    parts: SaveParts | None = None,
+) -> _Pickled:
     """Pickle ``values`` in sequence with one pickler (one memo)."""
     staging = io.BytesIO()
     per_value: list[list[pickle.PickleBuffer]] = []
+    per_value_parts: list[list[BlobRef]] = []
 
     def keep_out_of_band(buf: pickle.PickleBuffer) -> bool:
         per_value[-1].append(buf)
         return False
 
-    hook = tracker.persistent_id if tracker is not None else _no_persistent_id
+    persistent_id = hook(parts, tracker.persistent_id if tracker is not None else None)
     cls = _DillPickler if with_dill else _FastPickler
-    pickler = cls(staging, keep_out_of_band, hook)
+    pickler = cls(staging, keep_out_of_band, persistent_id or _no_persistent_id)
     spans = []
     for value in values:
         per_value.append([])
+        per_value_parts.append([])
+        if parts is not None:
+            parts.refs = per_value_parts[-1]
         start = staging.tell()
         pickler.dump(value)
         spans.append((start, staging.tell()))
-    return _Pickled(staging, spans, per_value, with_dill)
+    return _Pickled(staging, spans, per_value, with_dill, per_value_parts)
 
 
 def _no_persistent_id(obj: object) -> None:
     return None
 
 
-def _dump_alone(value: object, tracker: SharingTracker) -> _Pickled:
+def _dump_alone(value: object, tracker: SharingTracker, parts: SaveParts | None) -> _Pickled:
     """Pickle one variable: the C pickler first, dill if the value needs it."""
     try:
-        return _dump([value], tracker, with_dill=False)
+        return _dump([value], tracker, with_dill=False, parts=parts)
     except _Refused:
         raise
     except Exception:  # _NeedsDill, or a type only dill knows: try dill from a clean slate
         tracker.abandon()
-        return _dump([value], tracker, with_dill=True)
+        return _dump([value], tracker, with_dill=True, parts=parts)
 
 
 def pickle_variables(
-    items: Iterable[tuple[str, object]], sink: SegmentSink
+    items: Iterable[tuple[str, object]], sink: SegmentSink, parts: SaveParts | None = None
 ) -> tuple[list[PickledVariable], dict[str, str]]:
-    """Pickle ``items`` into ``sink``; return the records and the skipped names' reasons."""
+    """Pickle ``items`` into ``sink``; return the records and the skipped names' reasons.
+
+    With ``parts``, large containers of atoms are stored as separate part blobs and reused
+    while unchanged (:mod:`ipyckpt.store.parts`).
+    """
     tracker = SharingTracker()
     names: list[str] = []
     values: list[object] = []
@@ -297,8 +316,10 @@ def pickle_variables(
     for name, value in items:
         index = len(names)
         tracker.begin(index)
+        if parts is not None:
+            parts.name = name
         try:
-            alone[index] = _dump_alone(value, tracker)
+            alone[index] = _dump_alone(value, tracker, parts)
         except Exception as exc:  # any failure of one variable must not abort the others
             tracker.abandon()
             skipped[name] = describe_error(exc)
@@ -308,30 +329,43 @@ def pickle_variables(
         values.append(value)
     records: list[PickledVariable] = []
     for group in tracker.groups(alone):
-        pickled = _dump_group(group, values, alone)
+        pickled = _dump_group(group, values, alone, parts)
         first = len(records)
         with pickled.data.getbuffer() as data:
             offset = sink.write_pickle(data)
-        for member, (start, end), bufs in zip(group, pickled.spans, pickled.buffers, strict=True):
+        members = zip(group, pickled.spans, pickled.buffers, pickled.parts, strict=True)
+        for member, (start, end), bufs, refs in members:
             record = PickledVariable(
-                names[member], type_name(values[member]), offset + start, offset + end, [], first
+                names[member],
+                type_name(values[member]),
+                offset + start,
+                offset + end,
+                [],
+                first,
+                _unique(refs),
             )
             sink.write_buffers([buf.raw() for buf in bufs], record.buffers)
             records.append(record)
     return records, skipped
 
 
-def _dump_group(group: list[int], values: list[object], alone: dict[int, _Pickled]) -> _Pickled:
+def _unique(refs: list[BlobRef]) -> list[BlobRef]:
+    return list(dict.fromkeys(refs))
+
+
+def _dump_group(
+    group: list[int], values: list[object], alone: dict[int, _Pickled], parts: SaveParts | None
+) -> _Pickled:
     """A group of one is already pickled; a larger group is pickled again with one memo."""
     if len(group) == 1:
         return alone[group[0]]
     with_dill = any(alone[i].used_dill for i in group)
     try:
-        return _dump([values[i] for i in group], None, with_dill=with_dill)
+        return _dump([values[i] for i in group], None, with_dill=with_dill, parts=parts)
     except Exception:
         if with_dill:  # pragma: no cover - each member pickled alone a moment ago
             raise
-        return _dump([values[i] for i in group], None, with_dill=True)
+        return _dump([values[i] for i in group], None, with_dill=True, parts=parts)
 
 
 class _Buffers:
@@ -372,13 +406,21 @@ def unpickle_variables(
     records: Sequence[PickledVariable],
     wanted: Iterable[int],
     read_buffers: Callable[[int], Sequence[object]],
+    read_parts: Callable[[int], dict[str, object]] | None = None,
 ) -> tuple[dict[int, object], dict[int, str]]:
     """Restore the ``wanted`` variables of one segment; return values and failures by index.
 
     A variable that fails to load takes only the later members of its group with it.
+    ``read_parts(i)`` gives record ``i``'s part blobs by hash (:mod:`ipyckpt.store.parts`).
     """
     with gc_paused():
-        return _unpickle_in_order(pickle_bytes, records, set(wanted), read_buffers)
+        return _unpickle_in_order(
+            pickle_bytes, records, set(wanted), read_buffers, read_parts or _no_parts
+        )
+
+
+def _no_parts(index: int) -> dict[str, object]:
+    return {}
 
 
 @contextlib.contextmanager
@@ -400,6 +442,7 @@ def _unpickle_in_order(
     records: Sequence[PickledVariable],
     wanted: set[int],
     read_buffers: Callable[[int], Sequence[object]],
+    read_parts: Callable[[int], dict[str, object]],
 ) -> tuple[dict[int, object], dict[int, str]]:
     values: dict[int, object] = {}
     failed: dict[int, str] = {}
@@ -407,17 +450,21 @@ def _unpickle_in_order(
     unpickler: Any = None
     buffers = _Buffers()
     broken: str | None = None
+    loader = PartLoader()
     last_member = group_ends(records)
     for i in needed_indices(records, wanted):
         rec = records[i]
         if rec.group == i:
             stream = io.BytesIO(view[rec.start : records[last_member[i]].end])
             unpickler, broken = dill.Unpickler(stream, buffers=buffers), None
+            unpickler.persistent_load = loader = PartLoader()
         if broken is not None:
             failed[i] = f"shares objects with {broken}, which could not be restored"
             continue
         try:
             buffers.items = iter(read_buffers(i))
+            if rec.parts:
+                loader.blobs = read_parts(i)
             value = unpickler.load()
         except CheckpointCorrupt:
             raise
@@ -433,19 +480,24 @@ def records_to_json(records: Sequence[PickledVariable]) -> list[list[Any]]:
     """JSON-able form of a segment's variable records (stored in the manifest).
 
     One short list per variable, ``[name, type, start, end, buffers, group]`` with each buffer as
-    ``[size, [[chunk hash, chunk size], ...]]``: a manifest of 100,000 variables stays a few MB.
+    ``[size, [[chunk hash, chunk size], ...]]``, and ``[[part hash, part size], ...]`` appended
+    when the variable has parts: a manifest of 100,000 variables stays a few MB.
     """
-    return [
-        [
-            r.name,
-            r.type_name,
-            r.start,
-            r.end,
-            [[b.size, [[c.hash, c.size] for c in b.chunks]] for b in r.buffers],
-            r.group,
-        ]
-        for r in records
+    return [_record_to_json(r) for r in records]
+
+
+def _record_to_json(r: PickledVariable) -> list[Any]:
+    item: list[Any] = [
+        r.name,
+        r.type_name,
+        r.start,
+        r.end,
+        [[b.size, [[c.hash, c.size] for c in b.chunks]] for b in r.buffers],
+        r.group,
     ]
+    if r.parts:
+        item.append([[p.hash, p.size] for p in r.parts])
+    return item
 
 
 def records_from_json(items: Sequence[Any]) -> list[PickledVariable]:

@@ -243,7 +243,7 @@ def test_not_a_store_and_newer_format_are_clear_errors(tmp_path: Path) -> None:
         Store(tmp_path / "other")
     Store(tmp_path / "s").save({"x": 1})
     (tmp_path / "s" / "ipyckpt-store.json").write_text('{"format": "ipyckpt-store", "version": 99}')
-    with pytest.raises(StoreFormatError, match=r"store format 99.*reads format 3"):
+    with pytest.raises(StoreFormatError, match=r"store format 99.*reads format 4"):
         Store(tmp_path / "s")
 
 
@@ -255,7 +255,7 @@ def test_newer_manifest_format_is_named(tmp_path: Path) -> None:
     doc = json.loads(path.read_text())
     doc["format"] = 7
     path.write_text(json.dumps(doc))
-    with pytest.raises(StoreFormatError, match=r"format 7.*reads format 3"):
+    with pytest.raises(StoreFormatError, match=r"format 7.*reads format 4"):
         Store(tmp_path / "s").load()
 
 
