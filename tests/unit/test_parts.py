@@ -4,6 +4,7 @@ ever missed (ipyckpt.store.parts)."""
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,8 @@ def test_an_equal_value_of_another_type_is_never_missed(
 ) -> None:
     store, cache = Store(tmp_path / "s"), PartCache()
     items = [before] * N
-    array = np.array(items + [None], dtype=object)[:-1].copy()
+    array = np.empty(N, dtype=object)
+    array[:] = items
     ns = {"items": items, "array": array, "mapping": dict.fromkeys(range(N), before)}
     store.save(ns, parts=cache)
     items[N // 2] = after
@@ -159,6 +161,8 @@ def test_a_thread_writing_during_saves_is_never_missed(tmp_path: Path) -> None:
             tokens[n % len(tokens)] = f"written-{n}"
 
     writer = threading.Thread(target=write)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns as often as the interpreter allows
     writer.start()
     try:
         for _ in range(15):
@@ -166,17 +170,46 @@ def test_a_thread_writing_during_saves_is_never_missed(tmp_path: Path) -> None:
     finally:
         stop.set()
         writer.join()
+        sys.setswitchinterval(interval)
     assert _saved_and_restored(store, ns, cache)["tokens"] == tokens
+
+
+class _WritesFromAThread:
+    """Pickled after ``tokens``: its ``__reduce__`` has a thread write into ``tokens``."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        def write() -> None:
+            self.tokens[0] = "written by a thread during the save"
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join()
+        return (str, ("done",))
+
+
+def test_a_thread_writing_after_the_part_was_saved_is_seen_by_the_next_save(
+    tmp_path: Path,
+) -> None:
+    store, cache = Store(tmp_path / "s"), PartCache()
+    tokens = [f"token{i}" for i in range(N)]
+    store.save({"tokens": tokens}, parts=cache)
+    before = list(tokens)
+    store.save({"tokens": tokens, "z": _WritesFromAThread(tokens)}, parts=cache)
+    assert store.load().values["tokens"] == before  # the write came after tokens was saved
+    assert _saved_and_restored(store, {"tokens": tokens}, cache)["tokens"] == tokens
 
 
 def test_shared_parts_stay_shared_and_equal_ones_stay_distinct(tmp_path: Path) -> None:
     store, cache = Store(tmp_path / "s"), PartCache()
     a = [f"t{i}" for i in range(N)]
-    ns = {"a": a, "b": {"x": a}, "c": list(a)}
+    ns = {"a": a, "b": {"x": a, "y": list(a)}}  # one group: b shares a
     for _ in range(2):
         restored = _saved_and_restored(store, ns, cache)
         assert restored["b"]["x"] is restored["a"]
-        assert restored["c"] == restored["a"] and restored["c"] is not restored["a"]
+        assert restored["b"]["y"] == restored["a"] and restored["b"]["y"] is not restored["a"]
 
 
 def test_mutable_elements_are_never_parts(tmp_path: Path) -> None:
