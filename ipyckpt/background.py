@@ -51,7 +51,9 @@ from ipyckpt.session import (
 )
 from ipyckpt.store import chunks, knowngood
 from ipyckpt.store.errors import IpyckptError
+from ipyckpt.store.parts import PartCache
 from ipyckpt.store.reports import SaveReport, format_bytes, plural
+from ipyckpt.store.serialize import discover_parts
 
 #: Triggers a child may write: the snapshots taken while a cell runs, and autosaves between
 #: cells. Everything else (the end of the cell, manual saves, SIGTERM, shutdown, the cost
@@ -62,7 +64,8 @@ BACKGROUND_TRIGGERS = frozenset({"periodic", "safepoint", "autosave"})
 SKIPPABLE_TRIGGERS = frozenset({"periodic", "safepoint", "autosave"})
 CHILD_RESERVE = 128 << 20  # the child's own memory: pickle staging and chunk copies
 _PROGRESS_EVERY_S = 0.2
-_GRACE_S = 5.0  # after its deadline, a child has this long to report before it is killed
+_GRACE_S = 5.0
+_DISCOVERY_BUDGET_S = 0.02  # walking variables for parts a child found (ipyckpt.store.parts)  # after its deadline, a child has this long to report before it is killed
 _GPU_MODULES = ("cupy", "pycuda.driver", "numba.cuda.cudadrv.driver", "tensorflow", "jax")
 
 
@@ -197,6 +200,9 @@ def _run_child(saver: Saver, request: SaveRequest, fd: int, deadline: float) -> 
         known = knowngood.known_paths()
         report = saver.save(dataclasses.replace(request, progress=progress))
         _send(fd, {"known": sorted(knowngood.known_paths() - known)})
+        parts = _parts_of(saver)
+        if parts is not None:  # which parts the parent may reuse (ipyckpt.store.parts)
+            _send(fd, {"parts": parts.child_report()})
         _send(fd, {"report": dataclasses.asdict(report)})
         code = 0
     except BaseException as exc:  # everything ends here: the child must never return
@@ -218,6 +224,8 @@ class _Child:
     done: int = 0
     report: SaveReport | None = None
     error: str | None = None
+    namespace: dict[str, Any] = dataclasses.field(default_factory=dict)
+    parts: dict[str, Any] | None = None
 
 
 @dataclass
@@ -303,16 +311,22 @@ class ForkedSaver:
         sys.stdout.flush()
         sys.stderr.flush()
         random_state = random.getstate()  # the random module reseeds itself in a forked child
+        parts = _parts_of(self.inprocess)
+        if parts is not None:
+            parts.before_fork()  # re-copies the containers that changed (a pointer compare each)
         with warnings.catch_warnings():  # Python 3.12 warns about fork in threaded processes;
             warnings.simplefilter("ignore", DeprecationWarning)  # the child only runs our code
             pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; coverage cannot follow os._exit
             random.setstate(random_state)
+            if parts is not None:
+                parts.after_fork_in_child()
             os.close(read_fd)
             _run_child(self.inprocess, request, write_fd, deadline)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
         self.child = _Child(pid, read_fd, request.trigger, generation, time.monotonic(), deadline)
+        self.child.namespace = request.namespace
         names = list(request.namespace)
         return BackgroundReport(generation, request.trigger, names, {}, [], [], 0, 0, 0.0, pid=pid)
 
@@ -398,6 +412,8 @@ class ForkedSaver:
             elif "known" in message:  # blobs the child wrote or verified: no re-hash later
                 for path in message["known"]:
                     knowngood.remember(Path(str(path)))
+            elif "parts" in message:
+                child.parts = dict(message["parts"])
             elif "report" in message:
                 child.report = SaveReport(**message["report"])
             elif "error" in message:
@@ -410,9 +426,20 @@ class ForkedSaver:
         if child.report is None and error is None:
             error = _death(status, child.deadline)
         outcome = Outcome(child.trigger, child.generation, child.report, error)
+        parts = _parts_of(self.inprocess)
+        if parts is not None and child.report is not None and child.parts is not None:
+            with contextlib.suppress(Exception):  # learning is an optimisation, never an error
+                unknown = parts.learn(child.parts)
+                values = [child.namespace[n] for n in unknown if n in child.namespace]
+                discover_parts(values, parts, _DISCOVERY_BUDGET_S)
         with contextlib.suppress(Exception):
             self.on_outcome(outcome)
         return outcome
+
+
+def _parts_of(saver: Saver) -> PartCache | None:
+    """The part cache of an in-process saver (the one a forked child saves with)."""
+    return saver.parts if isinstance(saver, InProcessSaver) else None
 
 
 def _death(status: int, deadline: float) -> str:

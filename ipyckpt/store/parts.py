@@ -228,7 +228,7 @@ class SaveParts:
 
     def persistent_id(self, obj: object) -> tuple[str, int, str] | None:
         """A reference to ``obj``'s part blob, or None to pickle ``obj`` inline."""
-        if not large_enough(obj):
+        if len(obj) < MIN_ITEMS or not large_enough(obj):  # type: ignore[arg-type]
             return None
         key = id(obj)
         entry = self.entries.get(key)
@@ -271,25 +271,14 @@ class SaveParts:
         self.cache.last = self
 
 
-def hook(parts: SaveParts | None, first: Callable[[object], None] | None) -> Any:
-    """The pickler's ``persistent_id``: ``first`` (the sharing tracker) sees every object,
-    then candidates of ``parts`` may become part references."""
-    candidates = candidate_types() if parts is not None else frozenset()
-    part_id = parts.persistent_id if parts is not None else None
-    if part_id is None:
-        return first
-    if first is None:
+def parts_only_hook(parts: SaveParts) -> Callable[[object], object]:
+    """A ``persistent_id`` that only makes part references (when no tracker runs)."""
+    candidates, part_id = candidate_types(), parts.persistent_id
 
-        def parts_only(obj: object) -> object:
-            return part_id(obj) if type(obj) in candidates else None
-
-        return parts_only
-
-    def both(obj: object) -> object:
-        first(obj)
+    def persistent_id(obj: object) -> object:
         return part_id(obj) if type(obj) in candidates else None
 
-    return both
+    return persistent_id
 
 
 class PartLoader:

@@ -23,6 +23,7 @@ import pickle
 import socket
 import sys
 import threading
+import time
 import types
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,7 +32,15 @@ from typing import Any, Protocol
 
 from ipyckpt.store import families
 from ipyckpt.store.errors import CheckpointCorrupt
-from ipyckpt.store.parts import PartLoader, SaveParts, hook
+from ipyckpt.store.parts import (
+    PART_TAG,
+    PartCache,
+    PartLoader,
+    SaveParts,
+    candidate_types,
+    large_enough,
+    parts_only_hook,
+)
 from ipyckpt.store.refs import BlobRef
 from ipyckpt.store.sharing import SharingTracker, importable
 
@@ -270,9 +279,12 @@ def _dump(
         per_value[-1].append(buf)
         return False
 
-    persistent_id = hook(parts, tracker.persistent_id if tracker is not None else None)
+    if tracker is not None:
+        persistent_id = tracker.persistent_id
+    else:
+        persistent_id = _no_persistent_id if parts is None else parts_only_hook(parts)
     cls = _DillPickler if with_dill else _FastPickler
-    pickler = cls(staging, keep_out_of_band, persistent_id or _no_persistent_id)
+    pickler = cls(staging, keep_out_of_band, persistent_id)
     spans = []
     for value in values:
         per_value.append([])
@@ -308,7 +320,7 @@ def pickle_variables(
     With ``parts``, large containers of atoms are stored as separate part blobs and reused
     while unchanged (:mod:`ipyckpt.store.parts`).
     """
-    tracker = SharingTracker()
+    tracker = SharingTracker(*((parts.persistent_id, candidate_types()) if parts else ()))
     names: list[str] = []
     values: list[object] = []
     alone: dict[int, _Pickled] = {}
@@ -515,3 +527,42 @@ def _buffer_from_json(item: Sequence[Any]) -> BufferRef:
     if ref.size < 0 or sum(c.size for c in ref.chunks) != ref.size:
         raise ValueError(f"a buffer of {ref.size} bytes has chunks of another total size")
     return ref
+
+
+class _Discarded:
+    """A file that drops what is written (a discovery walk keeps no bytes)."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+class _OutOfTime(Exception):
+    """A discovery walk used up its time."""
+
+
+def discover_parts(values: Iterable[object], cache: PartCache, budget: float) -> None:
+    """Walk ``values`` as the pickler would and let ``cache`` hold (with a copy taken now, no
+    hash yet) each large container of atoms it does not know. Containers are not entered,
+    out-of-band buffers not copied, so this costs about what pickling everything else costs;
+    the walk stops after ``budget`` seconds (what is left is found by a later walk)."""
+    end = time.monotonic() + budget
+    calls = [0]
+    candidates = candidate_types()
+
+    def persistent_id(obj: object) -> object:
+        calls[0] += 1
+        if calls[0] % 4096 == 0 and time.monotonic() > end:
+            raise _OutOfTime
+        if type(obj) in candidates and large_enough(obj):
+            cache.adopt(obj)
+            return PART_TAG
+        return None
+
+    for value in values:
+        pickler = _FastPickler(_Discarded(), lambda buf: False, persistent_id)  # type: ignore[arg-type]
+        try:
+            pickler.dump(value)
+        except _OutOfTime:
+            return
+        except Exception:  # what cannot be walked holds no part this save found
+            continue

@@ -76,7 +76,12 @@ def _kind_of(tp: type) -> int:
 class SharingTracker:
     """The ``persistent_id`` of every pickler of one save: records who reached which object."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        parts: Callable[[object], object] | None = None,
+        part_types: frozenset[type] = frozenset(),
+    ) -> None:
+        self._parts, self._part_types = parts, part_types
         self._owner: dict[int, int] = {}
         self._alive: list[object] = []  # keeps tracked objects alive: ids are never reused
         self._kinds: dict[type, int] = {}
@@ -108,16 +113,29 @@ class SharingTracker:
         for other in self._shared:
             self._union(other, self._current)
 
-    def _make_hook(self) -> Callable[[object], None]:
+    def _make_hook(self) -> Callable[[object], object]:
         """The pickler's ``persistent_id``: called for every object written, so types whose
-        objects are never tracked (most of them: str, int, tuple...) return at once."""
+        objects are never tracked (most of them: str, int, tuple...) return at once. With
+        ``parts``, a container of ``part_types`` may come back as a part reference."""
         ignored, track = self._ignored, self._track
+        parts, part_types = self._parts, self._part_types
+        if parts is None:
 
-        def persistent_id(obj: object) -> None:
-            if type(obj) not in ignored:
+            def persistent_id(obj: object) -> None:
+                if type(obj) not in ignored:
+                    track(obj)
+
+            return persistent_id
+
+        def persistent_id_or_part(obj: object) -> object:
+            tp = type(obj)
+            if tp not in ignored:
                 track(obj)
+                if tp in part_types:  # containers are tracked: one test on the common path
+                    return parts(obj)
+            return None
 
-        return persistent_id
+        return persistent_id_or_part
 
     def _track(self, obj: object) -> None:
         tp = type(obj)

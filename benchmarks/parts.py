@@ -1,0 +1,83 @@
+"""Unchanged re-saves with parts (issue 13 item 5), in a fresh interpreter.
+
+``python -m benchmarks.parts WORKLOAD SCALE DIR REPEAT`` prints one JSON line: with ONE
+:class:`ipyckpt.background.ForkedSaver` kept across snapshots (as a kernel keeps it), the
+median time the cell is stopped and until the generation is published for a periodic snapshot
+after which nothing changed (``parts_stopped`` / ``parts_published``), the same in-process
+(``parts_inprocess``), and how many parts the last one reused. :func:`unchanged_resave` is the
+function ``benchmarks.background`` can call for its row.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.workloads import build
+
+
+class TrainingConfig:
+    """A class defined in the "notebook"."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+def _background(saver: Any, store: Any, ns: dict[str, Any]) -> tuple[float, float, Any]:
+    from ipyckpt.background import BackgroundReport
+    from ipyckpt.session import SaveRequest
+
+    started = time.perf_counter()
+    report = saver.save(SaveRequest(store, ns, None, "periodic"))
+    stopped = time.perf_counter() - started
+    if not isinstance(report, BackgroundReport):
+        raise RuntimeError(f"not taken in the background: {saver.said}")  # noqa: TRY004
+    outcome = saver.wait()
+    if outcome is None or outcome.report is None:
+        raise RuntimeError(f"background snapshot failed: {outcome}")
+    return stopped, time.perf_counter() - started, outcome.report
+
+
+def unchanged_resave(ns: dict[str, Any], root: Path, repeat: int) -> dict[str, float]:
+    """Stopped / published seconds of unchanged periodic re-saves through one kept saver."""
+    from ipyckpt import Store
+    from ipyckpt.background import ForkedSaver
+
+    store = Store(root / "parts-unchanged", keep=2)
+    saver = ForkedSaver(on_outcome=lambda outcome: None)
+    for _ in range(3):  # the first snapshots find the parts (see ipyckpt.store.parts)
+        _background(saver, store, ns)
+    stopped, published = [], []
+    report = None
+    for _ in range(repeat):
+        s, p, report = _background(saver, store, ns)
+        stopped.append(s)
+        published.append(p)
+    inprocess = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        store.save(ns, parts=saver.inprocess.parts)  # type: ignore[attr-defined]
+        inprocess.append(time.perf_counter() - started)
+    return {
+        "parts_stopped": statistics.median(stopped),
+        "parts_published": statistics.median(published),
+        "parts_inprocess": statistics.median(inprocess),
+        "parts_reused": float(report.parts_reused if report else 0),
+    }
+
+
+def main(argv: list[str]) -> None:
+    """Entry point (see the module docstring)."""
+    workload, scale, root, repeat = argv[0], float(argv[1]), Path(argv[2]), int(argv[3])
+    root.mkdir(parents=True, exist_ok=True)
+    main_ns = sys.modules["__main__"].__dict__
+    names = build(workload, scale, main_ns, TrainingConfig)
+    print(json.dumps(unchanged_resave({n: main_ns[n] for n in names}, root, repeat)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
