@@ -4,8 +4,9 @@
 :class:`ipyckpt.background.ForkedSaver` kept across snapshots (as a kernel keeps it), the
 median time the cell is stopped and until the generation is published for a periodic snapshot
 after which nothing changed (``parts_stopped`` / ``parts_published``), the same in-process
-(``parts_inprocess``), and how many parts the last one reused. :func:`unchanged_resave` is the
-function ``benchmarks.background`` can call for its row.
+(``parts_inprocess``), how many parts the last one reused (``parts_reused``), and the same
+figures without parts (``noparts_*``, today's cost) in the same run. :func:`unchanged_resave`
+is the function ``benchmarks.background`` can call for its row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.workloads import build
+from ipyckpt.session import SaveRequest
 
 
 class TrainingConfig:
@@ -42,32 +44,52 @@ def _background(saver: Any, store: Any, ns: dict[str, Any]) -> tuple[float, floa
     return stopped, time.perf_counter() - started, outcome.report
 
 
-def unchanged_resave(ns: dict[str, Any], root: Path, repeat: int) -> dict[str, float]:
-    """Stopped / published seconds of unchanged periodic re-saves through one kept saver."""
-    from ipyckpt import Store
-    from ipyckpt.background import ForkedSaver
+class _WithoutParts:
+    """Today's in-process saver: every variable pickled again (no part cache)."""
 
-    store = Store(root / "parts-unchanged", keep=2)
-    saver = ForkedSaver(on_outcome=lambda outcome: None)
+    def save(self, request: Any) -> Any:
+        """Save ``request`` without parts."""
+        return request.store.save(request.namespace, names=request.names, trigger=request.trigger)
+
+    def settle(self, *, block: bool) -> None:
+        """Nothing is pending."""
+
+
+def _measure(saver: Any, store: Any, ns: dict[str, Any], repeat: int) -> dict[str, Any]:
     for _ in range(3):  # the first snapshots find the parts (see ipyckpt.store.parts)
         _background(saver, store, ns)
-    stopped, published = [], []
-    report = None
+    stopped, published, reused = [], [], 0
     for _ in range(repeat):
         s, p, report = _background(saver, store, ns)
         stopped.append(s)
         published.append(p)
+        reused = report.parts_reused
     inprocess = []
     for _ in range(repeat):
         started = time.perf_counter()
-        store.save(ns, parts=saver.inprocess.parts)  # type: ignore[attr-defined]
+        saver.inprocess.save(SaveRequest(store, ns, None, "manual"))
         inprocess.append(time.perf_counter() - started)
     return {
-        "parts_stopped": statistics.median(stopped),
-        "parts_published": statistics.median(published),
-        "parts_inprocess": statistics.median(inprocess),
-        "parts_reused": float(report.parts_reused if report else 0),
+        "stopped": statistics.median(stopped),
+        "published": statistics.median(published),
+        "inprocess": statistics.median(inprocess),
+        "reused": reused,
     }
+
+
+def unchanged_resave(ns: dict[str, Any], root: Path, repeat: int) -> dict[str, float]:
+    """Unchanged periodic re-saves through one kept saver, with parts and without (today),
+    in one run: ``parts_*`` and ``noparts_*`` (stopped / published / in-process seconds)."""
+    from ipyckpt import Store
+    from ipyckpt.background import ForkedSaver
+
+    out: dict[str, float] = {}
+    for label, inprocess in (("noparts", _WithoutParts()), ("parts", None)):
+        store = Store(root / f"{label}-unchanged", keep=2)
+        saver = ForkedSaver(on_outcome=lambda outcome: None, inprocess=inprocess)
+        figures = _measure(saver, store, ns, repeat)
+        out.update({f"{label}_{k}": float(v) for k, v in figures.items()})
+    return out
 
 
 def main(argv: list[str]) -> None:

@@ -86,3 +86,15 @@ def test_side_by_side_with_kishu_measures_every_cell_and_the_disk(tmp_path: Path
     assert disk["kishu_bytes"][0] > disk["kishu_first_bytes"] > 0  # Kishu really committed
     assert disk["day"]["kept"] >= 2 and disk["day"]["bytes"] >= disk["day"]["state_bytes"]
     assert "| small (" in run.stdout and "Kishu 0.3.4" in run.stdout and "A day of" in run.stdout
+
+
+def test_parts_benchmark_measures_with_and_without_parts(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.parts", "small", "0.01", str(tmp_path), "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(run.stdout.splitlines()[-1])
+    for label in ("parts", "noparts"):
+        assert doc[f"{label}_published"] >= doc[f"{label}_stopped"] > 0
+        assert doc[f"{label}_inprocess"] > 0
