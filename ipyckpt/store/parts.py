@@ -157,6 +157,9 @@ class PartCache:
     """The parts of the last save of one saver (kept between saves, in one process)."""
 
     entries: dict[int, Entry] = field(default_factory=dict)
+    # containers found not to be parts (a mutable element): not scanned again while they are
+    # the same object (a later change can only make them parts: pickling inline stays right)
+    refused: dict[int, object] = field(default_factory=dict)
     forked: bool = False  # this process is a forked child writing a snapshot
     fork_copies: dict[int, object] = field(default_factory=dict)  # what the parent holds
     last: SaveParts | None = None  # the last save's bookkeeping (the child reports it)
@@ -221,6 +224,7 @@ class SaveParts:
         self.entries: dict[int, Entry] = {}  # parts of this save, by container id
         self.pickled: dict[int, Entry] = {}
         self.used: set[int] = set()
+        self.refused: dict[int, object] = {}
         self.unknown_names: set[str] = set()
         self.refs: list[BlobRef] | None = None  # where the current value's parts are listed
         self.name = ""
@@ -231,10 +235,14 @@ class SaveParts:
         if len(obj) < MIN_ITEMS or not large_enough(obj):  # type: ignore[arg-type]
             return None
         key = id(obj)
+        if self.cache.refused.get(key) is obj or key in self.refused:
+            self.refused[key] = obj
+            return None
         entry = self.entries.get(key)
         if entry is None:
             entry = self._reuse(key, obj) or self._pickle(key, obj)
             if entry is None:
+                self.refused[key] = obj
                 return None
             self.entries[key] = entry
         assert entry.ref is not None
@@ -268,6 +276,7 @@ class SaveParts:
     def commit(self) -> None:
         """The save is published: the cache holds this save's parts (and only them)."""
         self.cache.entries = {key: self.entries[key] for key in self.used}
+        self.cache.refused = self.refused
         self.cache.last = self
 
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from ipyckpt.store import families
 from ipyckpt.store.errors import CheckpointCorrupt
 from ipyckpt.store.parts import (
+    MIN_ITEMS,
     PART_TAG,
     PartCache,
     PartLoader,
@@ -320,7 +321,9 @@ def pickle_variables(
     With ``parts``, large containers of atoms are stored as separate part blobs and reused
     while unchanged (:mod:`ipyckpt.store.parts`).
     """
-    tracker = SharingTracker(*((parts.persistent_id, candidate_types()) if parts else ()))
+    tracker = SharingTracker(
+        *((parts.persistent_id, candidate_types(), MIN_ITEMS) if parts is not None else ())
+    )
     names: list[str] = []
     values: list[object] = []
     alone: dict[int, _Pickled] = {}

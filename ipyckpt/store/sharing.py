@@ -17,6 +17,7 @@ import enum
 import sys
 import types
 from collections.abc import Callable, Iterable
+from typing import Any
 
 _ATOMS: frozenset[type] = frozenset(
     {
@@ -80,8 +81,9 @@ class SharingTracker:
         self,
         parts: Callable[[object], object] | None = None,
         part_types: frozenset[type] = frozenset(),
+        part_min_items: int = 0,
     ) -> None:
-        self._parts, self._part_types = parts, part_types
+        self._parts, self._part_types, self._part_min = parts, part_types, part_min_items
         self._owner: dict[int, int] = {}
         self._alive: list[object] = []  # keeps tracked objects alive: ids are never reused
         self._kinds: dict[type, int] = {}
@@ -118,7 +120,7 @@ class SharingTracker:
         objects are never tracked (most of them: str, int, tuple...) return at once. With
         ``parts``, a container of ``part_types`` may come back as a part reference."""
         ignored, track = self._ignored, self._track
-        parts, part_types = self._parts, self._part_types
+        parts, part_types, part_min = self._parts, self._part_types, self._part_min
         if parts is None:
 
             def persistent_id(obj: object) -> None:
@@ -127,11 +129,14 @@ class SharingTracker:
 
             return persistent_id
 
-        def persistent_id_or_part(obj: object) -> object:
+        def persistent_id_or_part(obj: Any) -> object:
             tp = type(obj)
             if tp not in ignored:
                 track(obj)
-                if tp in part_types:  # containers are tracked: one test on the common path
+                # containers are tracked: one test on the common path; small lists and dicts
+                # (instance __dict__s) go no further
+                sized = tp is list or tp is dict
+                if tp in part_types and (not sized or len(obj) >= part_min):
                     return parts(obj)
             return None
 
