@@ -64,8 +64,10 @@ BACKGROUND_TRIGGERS = frozenset({"periodic", "safepoint", "autosave"})
 SKIPPABLE_TRIGGERS = frozenset({"periodic", "safepoint", "autosave"})
 CHILD_RESERVE = 128 << 20  # the child's own memory: pickle staging and chunk copies
 _PROGRESS_EVERY_S = 0.2
-_GRACE_S = 5.0
-_DISCOVERY_BUDGET_S = 0.02  # walking variables for parts a child found (ipyckpt.store.parts)  # after its deadline, a child has this long to report before it is killed
+_GRACE_S = 5.0  # after its deadline, a child has this long to report before it is killed
+# the parent's walk of the variables holding parts it did not know (ipyckpt.store.parts) at
+# the end of a background snapshot: copying a million-element object array takes ~10 ms
+_DISCOVERY_BUDGET_S = 0.05
 _GPU_MODULES = ("cupy", "pycuda.driver", "numba.cuda.cudadrv.driver", "tensorflow", "jax")
 
 
@@ -202,7 +204,8 @@ def _run_child(saver: Saver, request: SaveRequest, fd: int, deadline: float) -> 
         _send(fd, {"known": sorted(knowngood.known_paths() - known)})
         parts = _parts_of(saver)
         if parts is not None:  # which parts the parent may reuse (ipyckpt.store.parts)
-            _send(fd, {"parts": parts.child_report()})
+            with contextlib.suppress(Exception):  # the snapshot is published: never fail it
+                _send(fd, {"parts": parts.child_report()})
         _send(fd, {"report": dataclasses.asdict(report)})
         code = 0
     except BaseException as exc:  # everything ends here: the child must never return

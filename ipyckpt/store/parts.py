@@ -166,10 +166,14 @@ class PartCache:
 
     def before_fork(self) -> None:
         """Parent, right before forking: drop the hash of every container that changed since
-        its copy was taken, and copy it again: the child sees exactly that copy's state."""
-        for key, entry in list(self.entries.items()):
-            if entry.ref is None or not identical(entry.obj, entry.copy):
-                self.entries[key] = Entry(entry.obj, shallow_copy(entry.obj), None)
+        its copy was taken, and copy it again: the child sees exactly that copy's state.
+        If anything fails, the cache forgets everything (the next saves pickle again)."""
+        try:
+            for key, entry in list(self.entries.items()):
+                if entry.ref is None or not identical(entry.obj, entry.copy):
+                    self.entries[key] = Entry(entry.obj, shallow_copy(entry.obj), None)
+        except Exception:  # e.g. out of memory for a copy: a snapshot never fails for a cache
+            self.entries.clear()
 
     def after_fork_in_child(self) -> None:
         """Child: remember which copy the parent holds for each container."""
