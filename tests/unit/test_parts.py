@@ -221,3 +221,21 @@ def test_mutable_elements_are_never_parts(tmp_path: Path) -> None:
     ns["pairs"][0][1].append("inner")
     restored = _saved_and_restored(store, ns, cache)
     assert restored["rows"][0] == [0, "inner"] and restored["pairs"][0][1] == [0, "inner"]
+
+
+def test_a_format_3_store_is_read_and_written_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipyckpt.store import manifest
+
+    ns = _namespace()
+    with monkeypatch.context() as patch:  # a store written before parts (format 3)
+        patch.setattr(manifest, "FORMAT_VERSION", 3)
+        Store(tmp_path / "s").save(ns)
+    marker = (tmp_path / "s" / "ipyckpt-store.json").read_text()
+    assert '"version": 3' in marker
+    store, cache = Store(tmp_path / "s"), PartCache()
+    assert store.load().values["tokens"] == ns["tokens"]
+    assert store.save(ns, parts=cache).parts_pickled == 3
+    for generation in (1, 2):
+        assert store.load(generation=generation).values["tokens"] == ns["tokens"]
