@@ -239,3 +239,14 @@ def test_a_format_3_store_is_read_and_written_to(
     assert store.save(ns, parts=cache).parts_pickled == 3
     for generation in (1, 2):
         assert store.load(generation=generation).values["tokens"] == ns["tokens"]
+
+
+def test_parts_inside_a_variable_only_dill_can_pickle(tmp_path: Path) -> None:
+    store, cache = Store(tmp_path / "s"), PartCache()
+    tokens = [f"t{i}" for i in range(N)]
+    ns = {"pair": (lambda x: x + 1, tokens)}  # a lambda: pickled by dill
+    assert store.save(ns, parts=cache).parts_pickled == 1
+    assert store.save(ns, parts=cache).parts_reused == 1
+    tokens.append("more")
+    restored = _saved_and_restored(store, ns, cache)["pair"]
+    assert restored[0](1) == 2 and restored[1] == tokens
