@@ -160,7 +160,6 @@ class PartCache:
     # containers found not to be parts (a mutable element): not scanned again while they are
     # the same object (a later change can only make them parts: pickling inline stays right)
     refused: dict[int, object] = field(default_factory=dict)
-    forked: bool = False  # this process is a forked child writing a snapshot
     fork_copies: dict[int, object] = field(default_factory=dict)  # what the parent holds
     last: SaveParts | None = None  # the last save's bookkeeping (the child reports it)
 
@@ -177,7 +176,6 @@ class PartCache:
 
     def after_fork_in_child(self) -> None:
         """Child: remember which copy the parent holds for each container."""
-        self.forked = True
         self.fork_copies = {key: e.copy for key, e in self.entries.items()}
 
     def child_report(self) -> dict[str, Any]:
