@@ -250,3 +250,17 @@ def test_parts_inside_a_variable_only_dill_can_pickle(tmp_path: Path) -> None:
     tokens.append("more")
     restored = _saved_and_restored(store, ns, cache)["pair"]
     assert restored[0](1) == 2 and restored[1] == tokens
+
+
+def test_a_damaged_part_blob_is_written_again_by_the_next_save(tmp_path: Path) -> None:
+    store, cache = Store(tmp_path / "s"), PartCache()
+    ns = {"tokens": [f"t{i}" for i in range(N)]}
+    first = store.save(ns, parts=cache)
+    (part,) = store._read_manifest(first.generation, trust=False)[0].record("tokens").parts
+    path = tmp_path / "s" / "blobs" / part.hash[:2] / part.hash
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit on disk
+    path.write_bytes(bytes(data))  # (no load noticed it yet)
+    again = store.save(ns, parts=cache)
+    assert (again.parts_pickled, again.parts_reused) == (1, 0)
+    assert Store(tmp_path / "s").load().values["tokens"] == ns["tokens"]
