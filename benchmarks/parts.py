@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.background import periodic
 from benchmarks.workloads import build
 from ipyckpt.session import SaveRequest
 
@@ -27,21 +28,6 @@ class TrainingConfig:
 
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
-
-
-def _background(saver: Any, store: Any, ns: dict[str, Any]) -> tuple[float, float, Any]:
-    from ipyckpt.background import BackgroundReport
-    from ipyckpt.session import SaveRequest
-
-    started = time.perf_counter()
-    report = saver.save(SaveRequest(store, ns, None, "periodic"))
-    stopped = time.perf_counter() - started
-    if not isinstance(report, BackgroundReport):
-        raise RuntimeError(f"not taken in the background: {saver.said}")  # noqa: TRY004
-    outcome = saver.wait()
-    if outcome is None or outcome.report is None:
-        raise RuntimeError(f"background snapshot failed: {outcome}")
-    return stopped, time.perf_counter() - started, outcome.report
 
 
 class _WithoutParts:
@@ -57,10 +43,10 @@ class _WithoutParts:
 
 def _measure(saver: Any, store: Any, ns: dict[str, Any], repeat: int) -> dict[str, Any]:
     for _ in range(3):  # the first snapshots find the parts (see ipyckpt.store.parts)
-        _background(saver, store, ns)
+        periodic(saver, store, ns)
     stopped, published, reused = [], [], 0
     for _ in range(repeat):
-        s, p, report = _background(saver, store, ns)
+        s, p, report = periodic(saver, store, ns)
         stopped.append(s)
         published.append(p)
         reused = report.parts_reused
