@@ -18,6 +18,13 @@ from ipyckpt.condor.job import CondorJob
 
 from .conftest import job_ad, wait_for
 
+#: Rich outputs, as a kernel shows them: display() of HTML between two prints, a value with HTML.
+RICH = (
+    "from IPython.display import HTML, display\nprint('before')\n"
+    "display(HTML('<b>shown</b>'))\nprint('after')\n"
+    "class Table:\n    def _repr_html_(self):\n        return '<table><td>1</td></table>'\n\n"
+    "    def __repr__(self):\n        return 'Table()'\n\nTable()"
+)
 CELLS = [
     "import math\nimport time\ndata = [math.sqrt(i) for i in range(60)]\nprint('prepared', len(data))",
     "total = 0.0\nfor i, x in enumerate(data):\n    time.sleep(pause)\n    total += x\n"
@@ -25,6 +32,7 @@ CELLS = [
     "def scale(v):\n    return v * 2\n\nscaled = [scale(x) for x in data]\nround(total, 6)",
     "%config IPCompleter.use_jedi = False\nsquares = []\nfor k in range(60):\n"
     "    time.sleep(pause)\n    squares.append(k * k)\nprint(sum(squares))\nlen(squares)",
+    RICH,
     "!echo from a shell\nsummary = {'total': round(total, 6), 'n': len(scaled)}\nsummary",
 ]
 
@@ -78,6 +86,14 @@ def test_a_notebook_vacated_twice_ends_as_an_uninterrupted_run(
     assert expected[2][1] == [{"output_type": "stream", "name": "stdout",
                                "text": "step 0\nstep 20\nstep 40\n"}]  # fmt: skip
     assert "from a shell" in json.dumps(expected[-1][1])
+    assert expected[-2][1] == [
+        {"output_type": "stream", "name": "stdout", "text": "before\n"},
+        {"output_type": "display_data", "data": {"text/html": "<b>shown</b>",
+         "text/plain": "<IPython.core.display.HTML object>"}, "metadata": {}},
+        {"output_type": "stream", "name": "stdout", "text": "after\n"},
+        {"output_type": "execute_result", "execution_count": len(CELLS), "metadata": {},
+         "data": {"text/plain": "Table()", "text/html": "<table><td>1</td></table>"}},
+    ]  # fmt: skip
     err = (evicted.record.path / "job.err").read_text()
     assert "resuming from checkpoint" in err and "iteration" in err  # inside a cell's loop
     assert json.loads(notebook.read_text())["cells"][1]["outputs"] == []  # the original is kept
