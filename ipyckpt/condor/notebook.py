@@ -61,7 +61,19 @@ def shell_for(ns: dict[str, Any]) -> Any:
     shell = InteractiveShell.instance(user_ns=ns)
     if not isinstance(shell.display_pub, _publisher_class()):
         shell.display_pub = _publisher_class()(shell=shell)
+        _show_figures_as_png(shell)
     return shell
+
+
+def _show_figures_as_png(shell: Any) -> None:
+    """A matplotlib figure displayed (or a cell's value) becomes a PNG, as with ``%matplotlib
+    inline`` in a kernel; registered by name, so matplotlib is imported only if a cell does."""
+    from functools import partial
+
+    from IPython.core.pylabtools import print_figure
+
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type_by_name("matplotlib.figure", "Figure", partial(print_figure, base64=True))
 
 
 def _jsonable(bundle: dict[str, Any]) -> dict[str, Any]:

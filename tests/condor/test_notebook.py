@@ -3,6 +3,7 @@ cells, resumed after evictions, the executed notebook back beside the original."
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import subprocess
@@ -19,11 +20,17 @@ from ipyckpt.condor.job import CondorJob
 from .conftest import job_ad, wait_for
 
 #: Rich outputs, as a kernel shows them: display() of HTML between two prints, a value with HTML.
-RICH = (
-    "from IPython.display import HTML, display\nprint('before')\n"
+RICH = (  # display() is a builtin in IPython, as in a kernel
+    "from IPython.display import HTML\nprint('before')\n"
     "display(HTML('<b>shown</b>'))\nprint('after')\n"
     "class Table:\n    def _repr_html_(self):\n        return '<table><td>1</td></table>'\n\n"
     "    def __repr__(self):\n        return 'Table()'\n\nTable()"
+)
+#: A matplotlib figure shown with display(), a PNG as with %matplotlib inline in a kernel.
+FIGURE = (
+    "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+    "fig, ax = plt.subplots(figsize=(2, 1))\nax.plot([1, 3, 2])\ndisplay(fig)\nplt.close(fig)\n"
+    "del fig, ax"
 )
 CELLS = [
     "import math\nimport time\ndata = [math.sqrt(i) for i in range(60)]\nprint('prepared', len(data))",
@@ -32,6 +39,7 @@ CELLS = [
     "def scale(v):\n    return v * 2\n\nscaled = [scale(x) for x in data]\nround(total, 6)",
     "%config IPCompleter.use_jedi = False\nsquares = []\nfor k in range(60):\n"
     "    time.sleep(pause)\n    squares.append(k * k)\nprint(sum(squares))\nlen(squares)",
+    FIGURE,
     RICH,
     "!echo from a shell\nsummary = {'total': round(total, 6), 'n': len(scaled)}\nsummary",
 ]
@@ -86,6 +94,11 @@ def test_a_notebook_vacated_twice_ends_as_an_uninterrupted_run(
     assert expected[2][1] == [{"output_type": "stream", "name": "stdout",
                                "text": "step 0\nstep 20\nstep 40\n"}]  # fmt: skip
     assert "from a shell" in json.dumps(expected[-1][1])
+    [figure] = expected[-3][1]
+    assert figure["output_type"] == "display_data" and figure["data"]["text/plain"].startswith(
+        "<Figure size 200x100"
+    )
+    assert base64.b64decode(figure["data"]["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
     assert expected[-2][1] == [
         {"output_type": "stream", "name": "stdout", "text": "before\n"},
         {"output_type": "display_data", "data": {"text/html": "<b>shown</b>",
