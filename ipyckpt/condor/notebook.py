@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 MAX_OUTPUT = 200_000  # characters of text kept per cell (the rest is cut, with a note)
+MAX_RICH = 5_000_000  # characters of one rich representation (an image, HTML) kept
 
 
 def read_notebook(path: Path) -> dict[str, Any]:
@@ -77,11 +78,19 @@ def _show_figures_as_png(shell: Any) -> None:
 
 
 def _jsonable(bundle: dict[str, Any]) -> dict[str, Any]:
-    """A mimebundle as notebook JSON: binary data (e.g. PNG bytes) base64-encoded."""
-    return {
+    """A mimebundle as notebook JSON: binary data (e.g. PNG bytes) base64-encoded; a
+    representation longer than :data:`MAX_RICH` is left out (checkpoints carry the outputs)."""
+    data = {
         mime: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
         for mime, value in bundle.items()
     }
+    cut = sorted(m for m, v in data.items() if m != "text/plain" and len(str(v)) > MAX_RICH)
+    for mime in cut:
+        del data[mime]
+    if cut:
+        note = f"[{', '.join(cut)} left out by ipyckpt: larger than {MAX_RICH} characters]"
+        data["text/plain"] = f"{data.get('text/plain', '')}\n{note}".lstrip("\n")
+    return data
 
 
 @cache
@@ -92,7 +101,10 @@ def _publisher_class() -> type:
     class Publisher(DisplayPublisher):
         """Appends what ``display()`` publishes to the outputs of the cell running."""
 
-        sink: list[dict[str, Any]] | None = None
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+            self.sink: list[dict[str, Any]] | None = None
+            self.shown: dict[str, dict[str, Any]] = {}  # display_id -> its output
 
         def publish(self, data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> None:
             if self.sink is None:  # outside a cell: as a plain shell does
@@ -100,7 +112,14 @@ def _publisher_class() -> type:
                 return
             output = {"output_type": "display_data", "data": _jsonable(dict(data)),
                       "metadata": dict(metadata or {})}  # fmt: skip
+            display_id = (kwargs.get("transient") or {}).get("display_id")
+            if kwargs.get("update"):  # as Jupyter does: the earlier display changes in place
+                if display_id in self.shown:
+                    self.shown[display_id].update(output)
+                return
             self.sink.append(output)
+            if display_id:
+                self.shown[display_id] = output
 
         def clear_output(self, wait: bool = False) -> None:
             if self.sink is not None:

@@ -165,3 +165,28 @@ def test_notebook_description_in_the_real_parser(tmp_path: Path, condor24: Path)
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_displays_update_in_place_and_huge_ones_are_left_out(tmp_path: Path) -> None:
+    code = """
+import json
+from ipyckpt.condor import notebook as nb
+ns = {}
+nb.shell_for(ns)
+outputs = []
+with nb.capturing(outputs):
+    exec('''from IPython.display import HTML
+shown = display(HTML('<i>first</i>'), display_id=True)
+print('between')
+shown.update(HTML('<i>updated</i>'))
+display({'image/png': bytes(4_000_000), 'text/plain': 'big'}, raw=True)
+''', ns)
+print(json.dumps(outputs))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    outputs = json.loads(proc.stdout.splitlines()[-1])
+    assert [o["output_type"] for o in outputs] == ["display_data", "stream", "display_data"]
+    assert outputs[0]["data"]["text/html"] == "<i>updated</i>"  # as Jupyter shows it
+    assert outputs[2]["data"] == {
+        "text/plain": "big\n[image/png left out by ipyckpt: larger than 5000000 characters]"
+    }
