@@ -25,14 +25,51 @@ STORE_HELP = (
 )
 
 
-def store_directory(given: str) -> Path:
-    """``given`` itself, or for a notebook path the store its kernel uses (ipyckpt.location)."""
-    if not given.endswith(".ipynb"):
-        return Path(given)
+class _UsageProblem(Exception):
+    """The command line names something that cannot be used (exit code 2)."""
+
+
+def _notebook_store(notebook: Path) -> Path | None:
+    """Where the kernel of ``notebook`` keeps its store (ipyckpt.location), None if unknown."""
     from ipyckpt.location import configured_folder, store_location
 
-    store = store_location(Path(given).absolute(), folder=configured_folder())
-    return store if store is not None else Path(given)
+    try:
+        return store_location(notebook.absolute(), folder=configured_folder())
+    except ValueError:  # not a name a store can have
+        return None
+
+
+def _is_store(path: Path) -> bool:
+    """A directory with ipyckpt's marker in it."""
+    from ipyckpt.store.engine import MARKER
+
+    return path.is_dir() and (path / MARKER).is_file()
+
+
+def store_directory(given: str) -> Path:
+    """The store ``given`` names, decided by what is on disk, never by the name.
+
+    A file is a notebook: its store is where its kernel keeps it. A directory is a store.
+    Nothing at ``given``: the store of a notebook that was there, if that store exists (a
+    notebook may be gone, not its store). Anything else is a _UsageProblem saying what to give.
+    """
+    path = Path(given)
+    if path.is_file():
+        store = _notebook_store(path)
+        if store is None or not store.is_dir():
+            raise _UsageProblem(
+                f"{given} has no state checkpoints yet (no store at {store}); run a "
+                "%%checkpoint cell in it first, or give a store directory"
+            )
+        return store
+    if path.is_dir():
+        return path
+    if not path.exists() and not path.is_symlink():
+        store = _notebook_store(path)
+        if store is not None and _is_store(store):
+            return store
+        raise _UsageProblem(f"{given} does not exist (give a store directory or a notebook)")
+    raise _UsageProblem(f"{given} is neither a notebook file nor a store directory")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,18 +181,12 @@ def run(args: argparse.Namespace) -> int:
     return _store_command(args)
 
 
-class _UsageProblem(Exception):
-    """The command line names something that cannot be used (exit code 2)."""
-
-
 def _open_store(given: str) -> Store:
     """The store named on the command line; _UsageProblem if the path is wrong."""
     from ipyckpt.store.engine import MARKER, Store
     from ipyckpt.store.errors import StoreFormatError
 
     directory = store_directory(given)
-    if not Path(given).exists() and not directory.exists():  # a notebook may be gone, not its store
-        raise _UsageProblem(f"{given} does not exist (give a store directory or a notebook)")
     try:
         return Store(directory)
     except StoreFormatError:

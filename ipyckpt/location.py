@@ -72,6 +72,38 @@ def store_location(
     return (root / check_store_name(store_name)).absolute()
 
 
+_CONFIG_NAMES = ("ipython_config", "ipython_kernel_config")
+#: Per profile: the config files' identities (path, mtime, ctime, size, inode) and the folder
+#: read from them. Reading the files costs about a millisecond; stat-ing them a few microseconds.
+_folder_cache: dict[str, tuple[tuple[object, ...], str]] = {}
+
+
+def _config_dirs(profile: str) -> list[str]:
+    """The directories an IPython kernel of ``profile`` reads its config files from."""
+    from IPython.core.application import ENV_CONFIG_DIRS, SYSTEM_CONFIG_DIRS
+    from IPython.paths import get_ipython_dir
+
+    return [str(Path(get_ipython_dir()) / f"profile_{profile}"), *ENV_CONFIG_DIRS,
+            *SYSTEM_CONFIG_DIRS]  # fmt: skip
+
+
+def _config_stamp(dirs: list[str]) -> tuple[object, ...]:
+    """What changes when any config file in ``dirs`` is created, edited, replaced or removed."""
+    stamp: list[object] = list(dirs)
+    for directory in dirs:
+        if not os.path.isdir(directory):  # most system directories do not exist
+            continue
+        for name in _CONFIG_NAMES:
+            for ext in (".py", ".json"):
+                path = os.path.join(directory, name + ext)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                stamp.append((path, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
+    return tuple(stamp)
+
+
 def configured_folder(profile: str = "default") -> str:
     """``c.Checkpointer.directory`` as this user's IPython kernels read it ('' when unset).
 
@@ -80,17 +112,27 @@ def configured_folder(profile: str = "default") -> str:
     (``ipython_config`` and ``ipython_kernel_config``, ``.py`` and ``.json``, from the profile
     directory, then ``sys.prefix/etc/ipython`` and the system directories, first match wins).
     A ``%config`` run inside one kernel, or a kernel started with another profile, is not seen.
+    The answer is kept until one of those files changes (its mtime, ctime, size or inode), is
+    created or removed; a file that a ``.py`` config loads in turn is not watched.
     """
-    from IPython.core.application import ENV_CONFIG_DIRS, SYSTEM_CONFIG_DIRS
-    from IPython.paths import get_ipython_dir
+    dirs = _config_dirs(profile)
+    stamp = _config_stamp(dirs)
+    cached = _folder_cache.get(profile)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    folder = _read_configured_folder(dirs)
+    _folder_cache[profile] = (stamp, folder)
+    return folder
+
+
+def _read_configured_folder(dirs: list[str]) -> str:
+    """``c.Checkpointer.directory`` from the config files in ``dirs`` (first match wins)."""
     from traitlets.config import Application
 
-    paths = [str(Path(get_ipython_dir()) / f"profile_{profile}"), *ENV_CONFIG_DIRS]
-    paths += SYSTEM_CONFIG_DIRS
     reader = Application()
-    for name in ("ipython_config.py", "ipython_kernel_config.py"):
+    for name in _CONFIG_NAMES:
         try:
-            reader.load_config_file(name, path=paths)
+            reader.load_config_file(name + ".py", path=dirs)
         except Exception:  # a broken config file breaks the kernels, not the server
             continue
     section = reader.config.get("Checkpointer", {})

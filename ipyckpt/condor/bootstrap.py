@@ -3,7 +3,8 @@
 It runs first on the execute node, before anything that might not be installed there:
 
 1. creates every file listed for transfer, so a failure at any later point never holds the job
-   for a missing file (HTCondor holds jobs whose listed files are absent);
+   for a missing file (HTCondor holds jobs whose listed files are absent), and makes the job's
+   transferred stores private again (HTCondor may create them group-writable, umask 002);
 2. checks that ipyckpt and its dependencies are importable, and if not ends the job with a
    signed result naming what is missing and which interpreter looked for it;
 3. hands over to :func:`ipyckpt.condor.runner.main`.
@@ -21,10 +22,13 @@ import importlib.util
 import json
 import os
 import socket
+import stat
 import sys
 from typing import Any
 
 KEY = "ipyckpt-job.key"
+INPUTS = "ipyckpt-inputs"
+PARAMS = "ipyckpt-params"
 CHECKPOINT = "ipyckpt-ckpt"
 OUTPUTS = "ipyckpt-outputs"
 RESULT = "ipyckpt-result.json"
@@ -53,8 +57,43 @@ def write_result(body: dict[str, Any]) -> None:
     os.replace(temp, RESULT)
 
 
+_NOFOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def make_private(name: str, dir_fd: int | None = None, depth: int = 8) -> None:
+    """Take group and other permissions off ``name`` and, for a directory, everything in it.
+
+    Only what this user owns, only real files and directories (a store is at most a few levels
+    deep): a symlink is never followed (checked with lstat, opened with O_NOFOLLOW, changed
+    through its descriptor); anything else is left for the store's own checks to refuse.
+    HTCondor may create transferred entries with umask 002; the store refuses group-writable
+    directories.
+    """
+    try:
+        mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return
+        fd = os.open(name, _NOFOLLOW, dir_fd=dir_fd)
+    except OSError:  # missing, a symlink (ELOOP), unreadable: not ours to change
+        return
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            return
+        if st.st_mode & 0o077:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o700)
+        if stat.S_ISDIR(st.st_mode) and depth > 0:
+            for entry in os.listdir(fd):
+                make_private(entry, fd, depth - 1)
+    finally:
+        os.close(fd)
+
+
 def ensure_transfer_files() -> None:
-    """Create the checkpoint and output entries if this is the first run."""
+    """Create the checkpoint and output entries if this is the first run; make the job's
+    transferred stores and key private (see :func:`make_private`)."""
+    for name in (KEY, INPUTS, PARAMS, CHECKPOINT):
+        make_private(name)
     for name in (CHECKPOINT, OUTPUTS):
         os.makedirs(name, mode=0o700, exist_ok=True)
     if not os.path.exists(RESULT):

@@ -53,8 +53,26 @@ def _jobs_dir(notebook: Path) -> Path:
     return jobs_root(store)
 
 
+def _notebook(given: str, *, gone_ok: bool = False) -> Path:
+    """The notebook file ``given`` names, decided by what is on disk, not by its name.
+
+    With ``gone_ok``, a notebook that is no longer there still counts if its jobs folder is
+    there (a notebook may be deleted after its jobs ran). ValueError (a usage error) otherwise.
+    """
+    path = Path(given)
+    if path.is_file():
+        return path
+    if gone_ok and not path.exists() and _jobs_dir(path).is_dir():
+        return path
+    what = "is not a notebook file" if path.exists() else "does not exist"
+    raise ValueError(f"{given} {what} (give a NAME.ipynb notebook file)")
+
+
 def _notebooks(given: list[str]) -> list[Path]:
-    return [Path(n) for n in given] if given else sorted(Path.cwd().glob("*.ipynb"))
+    """The notebooks named, or every notebook file here."""
+    if given:
+        return [_notebook(n, gone_ok=True) for n in given]
+    return sorted(p for p in Path.cwd().glob("*.ipynb") if p.is_file())
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -68,7 +86,7 @@ def _submit(args: argparse.Namespace) -> int:
         disk=check_size(args.request_disk, "--request-disk"),
         gpus=args.request_gpus,
     )
-    notebook = Path(args.notebook)
+    notebook = _notebook(args.notebook)
     submit_notebook(
         notebook, jobs_dir=_jobs_dir(notebook), name=args.name,
         every=parse_duration(args.every), resources=resources, image=args.image,

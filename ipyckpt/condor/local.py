@@ -3,7 +3,8 @@
 A detached supervisor process plays the schedd, shadow and starter for one job, following
 HTCondor's documented self-checkpointing semantics:
 
-- the job runs in a sandbox holding the ``transfer_input_files``;
+- the job runs in a sandbox holding the ``transfer_input_files``, created as a transfer under
+  umask 002 creates them (group-writable: directories 0775, files 0664), as pools may do;
 - exit 85 (the ``checkpoint_exit_code``): the ``transfer_checkpoint_files`` are copied to a spool
   directory (staged, then committed by an atomic rename; entries the new checkpoint lacks stay)
   and the job is started again **in the same sandbox**; a listed file that is missing holds the
@@ -24,6 +25,7 @@ import random
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -42,6 +44,8 @@ USER_HOLD = ("Via condor_hold (by user ipyckpt)", 1, 0)  # HoldReason, Code, Sub
 #: Test hook of the emulation: a file holding a seed; the next transfer on eviction is cut off
 #: at a random byte (whole files before the cut are committed, in a random order).
 CUT_TRANSFER = "cut-evict-transfer"
+#: The umask the emulated transfer into a sandbox creates entries with (as some pools do).
+TRANSFER_UMASK = 0o002
 
 
 def _files(value: str) -> list[str]:
@@ -121,6 +125,21 @@ def _copy(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
+def _as_transferred(path: Path) -> None:
+    """Give ``path`` and everything in it the modes a transfer under :data:`TRANSFER_UMASK`
+    creates: directories 0775, files 0664 (0775 if executable); symlinks are left alone."""
+    items = [path]
+    if path.is_dir() and not path.is_symlink():
+        for top, dirs, files in os.walk(path):  # does not follow symlinks
+            items += [Path(top, name) for name in (*dirs, *files)]
+    for item in items:
+        mode = item.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            continue
+        full = 0o777 if stat.S_ISDIR(mode) or mode & stat.S_IXUSR else 0o666
+        item.chmod(full & ~TRANSFER_UMASK)
+
+
 def _commit(sandbox: Path, entries: list[str], spool: Path) -> None:
     """Stage the checkpoint entries in a new spool version, then switch each entry to it.
 
@@ -196,10 +215,12 @@ class Supervisor:
         for item in _files(self.desc["transfer_input_files"]):
             src = self.iwd / item
             _copy(src, sandbox / src.name)
+            _as_transferred(sandbox / src.name)
         if self.spool.is_dir():
             for entry in self.spool.iterdir():
                 if not entry.name.startswith("."):
                     _copy(entry.resolve(), sandbox / entry.name)
+                    _as_transferred(sandbox / entry.name)
         self.log.execute(f"slot1@{os.uname().nodename} (ipyckpt local emulation)")
         return sandbox
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ipyckpt.condor import eventlog, schedd, submit_cell
+from ipyckpt.condor import bootstrap, eventlog, local, schedd, submit_cell
 from ipyckpt.condor import payload as p
 from ipyckpt.condor import record as jobs
 from ipyckpt.condor.api import write_inputs
@@ -25,7 +25,7 @@ from ipyckpt.exitcodes import (
     EXIT_MISSING_DEPENDENCY,
     EXIT_OK,
 )
-from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted
+from ipyckpt.store.errors import CheckpointCorrupt, CheckpointUntrusted, StoreUnsafe
 
 from .conftest import LOOP, wait_for
 
@@ -353,3 +353,42 @@ def test_broken_installation_on_the_execute_node_is_reported(
     assert (status.state, status.exit_code, status.retries) == ("failed", 4, 1), job.log()
     problem = job.problem() or ""
     assert "ipyckpt failed" in problem and "RuntimeError: broken dill installation" in problem
+
+
+def test_a_group_writable_transfer_is_made_private_before_the_store_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _sandbox(tmp_path, "x = start\n")
+    key = p.read_key(folder / p.KEY)
+    p.store(folder / p.CHECKPOINT, key).save({"x": 1}, trigger="periodic")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    outside.chmod(0o777)
+    (folder / p.CHECKPOINT / "tmp" / "link").symlink_to(outside)
+    foreign = folder / p.CHECKPOINT / "tmp" / "foreign"
+    foreign.write_text("")
+    os.chown(foreign, 12345, 12345)  # we are root in the tests: a file of another user
+    for entry in folder.iterdir():  # as the emulated pool transfers them (umask 002)
+        local._as_transferred(entry)
+    assert (folder / p.CHECKPOINT).stat().st_mode & 0o777 == 0o775
+    with pytest.raises(StoreUnsafe, match="writable by other users"):
+        p.store(folder / p.CHECKPOINT, key)
+    monkeypatch.chdir(folder)
+    bootstrap.ensure_transfer_files()  # what the job does first
+    ours = [folder / p.KEY, *(folder / p.CHECKPOINT).rglob("*"), *(folder / p.INPUTS).rglob("*")]
+    modes = {str(q): q.lstat().st_mode & 0o777 for q in ours if q.name not in ("link", "foreign")}
+    assert set(modes.values()) == {0o700, 0o600}, modes
+    assert outside.stat().st_mode & 0o777 == 0o777, "a symlink was followed"
+    assert foreign.stat().st_mode & 0o777 == 0o664, "another user's file was changed"
+    assert p.store(folder / p.CHECKPOINT, key).load().values == {"x": 1}
+
+
+def test_a_vacated_job_resumes_from_a_group_writable_transfer(jobs_dir: Path) -> None:
+    job = _submit(jobs_dir, n=60, pause=0.03, every=0.3, transfer_on_evict=False)
+    wait_for(lambda: job.status().checkpoints >= 1 or job.status().finished, what="a checkpoint")
+    assert not job.status().finished, _err(job)  # its inputs came group-writable too
+    job.vacate()  # the next sandbox gets the spooled checkpoint as the pool transfers it
+    status = job.wait(timeout=90)
+    assert (status.state, status.evictions) == ("done", 1), (status, _err(job))
+    assert "resuming from checkpoint" in _err(job).split("(eviction)")[-1]
+    assert job.fetch()["done"] == list(range(60))

@@ -3,6 +3,7 @@ cells, resumed after evictions, the executed notebook back beside the original."
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import subprocess
@@ -18,6 +19,19 @@ from ipyckpt.condor.job import CondorJob
 
 from .conftest import job_ad, wait_for
 
+#: Rich outputs, as a kernel shows them: display() of HTML between two prints, a value with HTML.
+RICH = (  # display() is a builtin in IPython, as in a kernel
+    "from IPython.display import HTML\nprint('before')\n"
+    "display(HTML('<b>shown</b>'))\nprint('after')\n"
+    "class Table:\n    def _repr_html_(self):\n        return '<table><td>1</td></table>'\n\n"
+    "    def __repr__(self):\n        return 'Table()'\n\nTable()"
+)
+#: A matplotlib figure shown with display(), a PNG as with %matplotlib inline in a kernel.
+FIGURE = (
+    "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+    "fig, ax = plt.subplots(figsize=(2, 1))\nax.plot([1, 3, 2])\ndisplay(fig)\nplt.close(fig)\n"
+    "del fig, ax"
+)
 CELLS = [
     "import math\nimport time\ndata = [math.sqrt(i) for i in range(60)]\nprint('prepared', len(data))",
     "total = 0.0\nfor i, x in enumerate(data):\n    time.sleep(pause)\n    total += x\n"
@@ -25,6 +39,8 @@ CELLS = [
     "def scale(v):\n    return v * 2\n\nscaled = [scale(x) for x in data]\nround(total, 6)",
     "%config IPCompleter.use_jedi = False\nsquares = []\nfor k in range(60):\n"
     "    time.sleep(pause)\n    squares.append(k * k)\nprint(sum(squares))\nlen(squares)",
+    FIGURE,
+    RICH,
     "!echo from a shell\nsummary = {'total': round(total, 6), 'n': len(scaled)}\nsummary",
 ]
 
@@ -78,6 +94,19 @@ def test_a_notebook_vacated_twice_ends_as_an_uninterrupted_run(
     assert expected[2][1] == [{"output_type": "stream", "name": "stdout",
                                "text": "step 0\nstep 20\nstep 40\n"}]  # fmt: skip
     assert "from a shell" in json.dumps(expected[-1][1])
+    [figure] = expected[-3][1]
+    assert figure["output_type"] == "display_data" and figure["data"]["text/plain"].startswith(
+        "<Figure size 200x100"
+    )
+    assert base64.b64decode(figure["data"]["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert expected[-2][1] == [
+        {"output_type": "stream", "name": "stdout", "text": "before\n"},
+        {"output_type": "display_data", "data": {"text/html": "<b>shown</b>",
+         "text/plain": "<IPython.core.display.HTML object>"}, "metadata": {}},
+        {"output_type": "stream", "name": "stdout", "text": "after\n"},
+        {"output_type": "execute_result", "execution_count": len(CELLS), "metadata": {},
+         "data": {"text/plain": "Table()", "text/html": "<table><td>1</td></table>"}},
+    ]  # fmt: skip
     err = (evicted.record.path / "job.err").read_text()
     assert "resuming from checkpoint" in err and "iteration" in err  # inside a cell's loop
     assert json.loads(notebook.read_text())["cells"][1]["outputs"] == []  # the original is kept
@@ -136,3 +165,28 @@ def test_notebook_description_in_the_real_parser(tmp_path: Path, condor24: Path)
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_displays_update_in_place_and_huge_ones_are_left_out(tmp_path: Path) -> None:
+    code = """
+import json
+from ipyckpt.condor import notebook as nb
+ns = {}
+nb.shell_for(ns)
+outputs = []
+with nb.capturing(outputs):
+    exec('''from IPython.display import HTML
+shown = display(HTML('<i>first</i>'), display_id=True)
+print('between')
+shown.update(HTML('<i>updated</i>'))
+display({'image/png': bytes(4_000_000), 'text/plain': 'big'}, raw=True)
+''', ns)
+print(json.dumps(outputs))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    outputs = json.loads(proc.stdout.splitlines()[-1])
+    assert [o["output_type"] for o in outputs] == ["display_data", "stream", "display_data"]
+    assert outputs[0]["data"]["text/html"] == "<i>updated</i>"  # as Jupyter shows it
+    assert outputs[2]["data"] == {
+        "text/plain": "big\n[image/png left out by ipyckpt: larger than 5000000 characters]"
+    }

@@ -164,7 +164,7 @@ def test_sizes_are_checked() -> None:
 
 
 def test_bootstrap_matches_payload() -> None:
-    for name in ("KEY", "CHECKPOINT", "OUTPUTS", "RESULT", "EXECUTED"):
+    for name in ("KEY", "INPUTS", "PARAMS", "CHECKPOINT", "OUTPUTS", "RESULT", "EXECUTED"):
         assert getattr(bootstrap, name) == getattr(p, name)
     for name in ("EXIT_MISSING_DEPENDENCY", "EXIT_INTERNAL_ERROR"):
         assert getattr(bootstrap, name) == getattr(exitcodes, name)

@@ -105,3 +105,51 @@ def test_verify_reports_tampering(store_dir: Path) -> None:
     assert "generation 2" in out.stdout and "modified since it was signed" in out.stdout
     listed = ipyckpt("list", str(store_dir))
     assert listed.returncode == 1
+
+
+def test_a_store_named_like_a_notebook_is_a_store(store_dir: Path, tmp_path: Path) -> None:
+    store = store_dir.rename(tmp_path / "x.ipynb")  # what is on disk decides, not the suffix
+    manifest = store / "generations" / "00000002.json"
+    manifest.write_text(manifest.read_text().replace('"end"', '"manual"'))
+    out = ipyckpt("verify", str(store))
+    assert out.returncode == 1, out
+    assert "generation 2" in out.stdout and "modified since it was signed" in out.stdout
+    listed = ipyckpt("list", str(store))
+    assert listed.stdout.splitlines()[0] == f"state checkpoints in {store}"
+
+
+def test_a_notebook_without_a_store_is_a_usage_error(tmp_path: Path) -> None:
+    notebook = tmp_path / "fresh.ipynb"
+    notebook.write_text("{}")
+    for command in ("list", "show", "verify", "gc"):
+        out = ipyckpt(command, str(notebook))
+        assert out.returncode == 2, command
+        assert out.stderr.splitlines() == [
+            f"ipyckpt: error: {notebook} has no state checkpoints yet (no store at "
+            f"{tmp_path / '.ipyckpt' / 'fresh.ipynb'}); run a %%checkpoint cell in it first, or "
+            "give a store directory"
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.ipynb"], "nothing was created"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("submit", "{}", "--backend", "local"),
+        ("jobs", "{}"),
+        ("fetch", "job-1", "--notebook", "{}"),
+    ],
+)
+def test_job_commands_want_a_notebook_file(tmp_path: Path, args: tuple[str, ...]) -> None:
+    (tmp_path / "folder.ipynb").mkdir()
+    for given, what in (
+        ("missing.ipynb", "does not exist"),
+        ("folder.ipynb", "is not a notebook file"),
+    ):
+        path = str(tmp_path / given)
+        out = ipyckpt(*(path if a == "{}" else a for a in args))
+        assert out.returncode == 2, out
+        assert out.stderr.splitlines() == [
+            f"ipyckpt {args[0]}: {path} {what} (give a NAME.ipynb notebook file)"
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.ipynb"], "nothing was created"

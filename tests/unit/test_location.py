@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,33 @@ def test_configured_folder_reads_the_kernels_config_files(ipython_dir: Path) -> 
     assert configured_folder() == "/from/ipython"
     (profile / "ipython_kernel_config.py").write_text("c.Checkpointer.directory = '/kernel'\n")
     assert configured_folder() == "/kernel"  # the kernel's own file wins, as in IPKernelApp
+
+
+def test_configured_folder_reads_the_files_again_only_when_they_change(
+    ipython_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from traitlets.config import Application
+
+    reads: list[str] = []
+    real_load = Application.load_config_file
+
+    def counted(self: Application, filename: str, *args: Any, **kwargs: Any) -> None:
+        reads.append(filename)
+        real_load(self, filename, *args, **kwargs)
+
+    monkeypatch.setattr(Application, "load_config_file", counted)
+    config = ipython_dir / "profile_default" / "ipython_kernel_config.py"
+    config.write_text("c.Checkpointer.directory = '/first'\n")
+    assert [configured_folder() for _ in range(5)] == ["/first"] * 5  # e.g. five requests
+    assert reads == ["ipython_config.py", "ipython_kernel_config.py"], "read once"
+    config.write_text("c.Checkpointer.directory = '/changed'\n")
+    assert configured_folder() == "/changed"
+    (ipython_dir / "profile_default" / "ipython_config.json").write_text(
+        '{"Checkpointer": {"directory": "/json"}}'
+    )
+    config.unlink()
+    assert configured_folder() == "/json"
+    assert len(reads) == 6
 
 
 def test_the_cli_finds_a_notebooks_store_as_its_kernel_does(
