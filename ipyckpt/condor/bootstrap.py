@@ -4,7 +4,8 @@ It runs first on the execute node, before anything that might not be installed t
 
 1. creates every file listed for transfer, so a failure at any later point never holds the job
    for a missing file (HTCondor holds jobs whose listed files are absent), and makes the job's
-   transferred stores private again (HTCondor may create them group-writable, umask 002);
+   transferred stores private again (HTCondor may create them group-writable, umask 002;
+   :func:`make_private` is also the submit side's rule for the files a job brings back);
 2. checks that ipyckpt and its dependencies are importable, and if not ends the job with a
    signed result naming what is missing and which interpreter looked for it;
 3. hands over to :func:`ipyckpt.condor.runner.main`.
@@ -66,8 +67,8 @@ def make_private(name: str, dir_fd: int | None = None, depth: int = 8) -> None:
     Only what this user owns, only real files and directories (a store is at most a few levels
     deep): a symlink is never followed (checked with lstat, opened with O_NOFOLLOW, changed
     through its descriptor); anything else is left for the store's own checks to refuse.
-    HTCondor may create transferred entries with umask 002; the store refuses group-writable
-    directories.
+    HTCondor may create transferred entries with umask 002 (into the sandbox, and on the way
+    back, where the shadow uses the user's umask); the store refuses group-writable directories.
     """
     try:
         mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode

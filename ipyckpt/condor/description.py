@@ -52,6 +52,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+:/ -]")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|[KMGT])?\s*$", re.IGNORECASE)
 
 
+def file_list(value: str) -> list[str]:
+    """The names in a comma-separated submit list (``transfer_output_files = a, b``)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 @dataclass(frozen=True)
 class Resources:
     """``request_*`` values; sizes like ``4GB``, ``512MB`` or a number of MB."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from ipyckpt.condor import bootstrap, schedd
 from ipyckpt.condor import payload as p
-from ipyckpt.condor import schedd
+from ipyckpt.condor.description import file_list
 from ipyckpt.condor.record import JobRecord, JobStatus, read_events, summarize
 from ipyckpt.store import fsio
 
@@ -102,10 +104,28 @@ class CondorJob:
         mismatch = p.version_problem(result.get("versions", {}), "the execute node")
         if mismatch:
             raise p.VersionMismatch(mismatch)
+        self._make_returned_private()
         outputs = p.store(self.folder / p.OUTPUTS, bytes.fromhex(self.record.key))
         p.check_store_versions(outputs, "the execute node")
         values: dict[str, Any] = outputs.load().values
         return values
+
+    def _make_returned_private(self) -> None:
+        """Make the files HTCondor brought back into the job folder private (0700/0600).
+
+        The shadow creates them with the user's umask: under umask 002 the outputs store would
+        be group-writable, which the store refuses. Same rule as on the execute node
+        (:func:`bootstrap.make_private`: only this user's files, never through a symlink).
+        """
+        try:
+            folder = fsio.open_dir(self.folder)
+        except OSError:  # gone, or a symlink: left for the store's own checks to refuse
+            return
+        try:
+            for name in file_list(self.record.description["transfer_output_files"]):
+                bootstrap.make_private(name, folder)
+        finally:
+            os.close(folder)
 
     def fetch_notebook(self, output: Path | None = None) -> Path:
         """A notebook job's executed notebook, written beside the original (``NAME.out.ipynb``)."""

@@ -13,7 +13,8 @@ HTCondor's documented self-checkpointing semantics:
   (``when_to_transfer_output = ON_EXIT``); the next run gets a **fresh** sandbox with the input
   files and the spooled checkpoint on top;
 - any other exit: the ``transfer_output_files`` come back to the job's directory (a missing one
-  holds the job, code 12) unless ``max_retries`` requeues the job into a fresh sandbox;
+  holds the job, code 12), created as the shadow creates them under a user's umask 002
+  (0775/0664), unless ``max_retries`` requeues the job into a fresh sandbox;
 - everything is written to an HTCondor-format user log, read back like a real pool's.
 """
 
@@ -31,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from ipyckpt.condor.description import expand
+from ipyckpt.condor.description import expand, file_list
 from ipyckpt.condor.eventlog import EventWriter
 from ipyckpt.condor.record import TERMINAL, JobRecord, read_events, summarize
 from ipyckpt.exitcodes import EXIT_CHECKPOINT, NO_RETRY_EXIT_CODES
@@ -44,12 +45,9 @@ USER_HOLD = ("Via condor_hold (by user ipyckpt)", 1, 0)  # HoldReason, Code, Sub
 #: Test hook of the emulation: a file holding a seed; the next transfer on eviction is cut off
 #: at a random byte (whole files before the cut are committed, in a random order).
 CUT_TRANSFER = "cut-evict-transfer"
-#: The umask the emulated transfer into a sandbox creates entries with (as some pools do).
+#: The umask the emulated transfers create entries with: into a sandbox (as some pools do), and
+#: back to the job's directory (the shadow uses the user's umask; 002 with user-private groups).
 TRANSFER_UMASK = 0o002
-
-
-def _files(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def local_dir(record: JobRecord, proc: int) -> Path:
@@ -202,8 +200,8 @@ class Supervisor:
         self.local = local_dir(record, proc)
         self.spool = self.local / "spool"
         self.log = EventWriter(record.log, record.cluster or 0, proc)
-        self.ckpt_files = _files(self.desc["transfer_checkpoint_files"])
-        self.out_files = _files(self.desc["transfer_output_files"])
+        self.ckpt_files = file_list(self.desc["transfer_checkpoint_files"])
+        self.out_files = file_list(self.desc["transfer_output_files"])
         self.on_evict = self.desc["when_to_transfer_output"] == "ON_EXIT_OR_EVICT"
         self.starts = self.completions = self.checkpoints = 0
 
@@ -212,7 +210,7 @@ class Supervisor:
         sandbox = self.local / "execute" / f"dir_{self.starts}"
         shutil.rmtree(sandbox, ignore_errors=True)
         sandbox.mkdir(parents=True, mode=0o700)
-        for item in _files(self.desc["transfer_input_files"]):
+        for item in file_list(self.desc["transfer_input_files"]):
             src = self.iwd / item
             _copy(src, sandbox / src.name)
             _as_transferred(sandbox / src.name)
@@ -334,8 +332,9 @@ class Supervisor:
                 f"{', '.join(missing)}: (errno 2) No such file or directory"
             )
             return (reason, 12, 2)
-        for entry in self.out_files:
+        for entry in self.out_files:  # the shadow creates them with the user's umask
             _copy(sandbox / entry, self.iwd / entry)
+            _as_transferred(self.iwd / entry)
         self.log.checkpoint_transfer()  # the final output transfer pair
         self.log.terminated(code, sig)
         return "end"

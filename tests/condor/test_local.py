@@ -392,3 +392,27 @@ def test_a_vacated_job_resumes_from_a_group_writable_transfer(jobs_dir: Path) ->
     assert (status.state, status.evictions) == ("done", 1), (status, _err(job))
     assert "resuming from checkpoint" in _err(job).split("(eviction)")[-1]
     assert job.fetch()["done"] == list(range(60))
+
+
+def test_outputs_returned_group_writable_are_made_private_when_fetched(
+    jobs_dir: Path, tmp_path: Path
+) -> None:
+    job = _submit(jobs_dir, "x = list(range(5))\n", returns=["x"])
+    assert job.wait(timeout=60).state == "done", _err(job)
+    outputs = job.folder / p.OUTPUTS
+    returned = [job.folder / p.RESULT, outputs, *outputs.rglob("*")]
+    modes = {q.lstat().st_mode & 0o777 for q in returned}
+    assert modes == {0o775, 0o664}, modes  # as the shadow creates them under umask 002
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    outside.chmod(0o777)
+    (outputs / "tmp" / "link").symlink_to(outside)
+    foreign = outputs / "tmp" / "foreign"
+    foreign.write_text("")
+    foreign.chmod(0o664)
+    os.chown(foreign, 12345, 12345)  # we are root in the tests: a file of another user
+    assert job.fetch() == {"x": [0, 1, 2, 3, 4]}
+    ours = [q for q in returned if q.name not in ("link", "foreign")]
+    assert {q.lstat().st_mode & 0o777 for q in ours} == {0o700, 0o600}
+    assert outside.stat().st_mode & 0o777 == 0o777, "a symlink was followed"
+    assert foreign.stat().st_mode & 0o777 == 0o664, "another user's file was changed"
