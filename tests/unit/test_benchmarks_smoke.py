@@ -14,14 +14,31 @@ from benchmarks.run import TOOLS
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def bench(*args: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` in the project root; it must succeed (its stderr tail says why not)."""
+    command = [sys.executable, "-m", *args]
+    run = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
 def test_benchmark_script_measures_every_tool_side_by_side(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--workloads", "small", "--scale", "0.01",
-         "--repeat", "1", "--iterations", "200", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = bench(
+        "benchmarks.run",
+        "--workloads",
+        "small",
+        "--scale",
+        "0.01",
+        "--repeat",
+        "1",
+        "--iterations",
+        "200",
+        "--json",
+        str(out),
+    )
     doc = json.loads(out.read_text())
     rows = {r["tool"]: r for r in doc["rows"]}
     assert set(rows) == set(TOOLS)
@@ -42,12 +59,17 @@ def test_benchmark_script_measures_every_tool_side_by_side(tmp_path: Path) -> No
 
 
 def test_autosave_benchmark_measures_every_cell_in_every_mode(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.autosave", "--workloads", "small", "--scale", "0.01",
-         "--repeat", "1", "--disk", "3"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = bench(
+        "benchmarks.autosave",
+        "--workloads",
+        "small",
+        "--scale",
+        "0.01",
+        "--repeat",
+        "1",
+        "--disk",
+        "3",
+    )
     cells, disk = (json.loads(line) for line in run.stdout.splitlines() if line.startswith("{"))
     assert set(cells["seconds"]) == {"pass", "small += 1", "read array", "arr[0] += 1"}
     assert all(t["due"] > 0 for t in cells["seconds"].values())
@@ -57,11 +79,7 @@ def test_autosave_benchmark_measures_every_cell_in_every_mode(tmp_path: Path) ->
 
 def test_background_figures_script_runs(tmp_path: Path) -> None:
     """The issue 13 worker on the small workload (the 320 MB / 1 GB parts run for medium only)."""
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.background", "small", "0.01", str(tmp_path), "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = bench("benchmarks.background", "small", "0.01", str(tmp_path), "1")
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert 0 < figures["stopped"] < figures["published"]
     assert 0 < figures["unchanged_stopped"] < figures["unchanged_published"]
@@ -70,13 +88,24 @@ def test_background_figures_script_runs(tmp_path: Path) -> None:
 @pytest.mark.timeout(600)  # the first run installs Kishu into its cached venv (~1 min)
 def test_side_by_side_with_kishu_measures_every_cell_and_the_disk(tmp_path: Path) -> None:
     out = tmp_path / "sidebyside.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.sidebyside", "--workloads", "small", "--scale", "0.01",
-         "--repeat", "1", "--disk", "2", "--kishu-disk", "1", "--disk-workload", "small",
-         "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=580, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = bench(
+        "benchmarks.sidebyside",
+        "--workloads",
+        "small",
+        "--scale",
+        "0.01",
+        "--repeat",
+        "1",
+        "--disk",
+        "2",
+        "--kishu-disk",
+        "1",
+        "--disk-workload",
+        "small",
+        "--json",
+        str(out),
+        timeout=580,
+    )
     doc = json.loads(out.read_text())
     samples = doc["rows"][0]["samples"]
     assert set(samples) == {"pass", "small += 1", "read array", "arr[0] += 1"}
@@ -89,11 +118,7 @@ def test_side_by_side_with_kishu_measures_every_cell_and_the_disk(tmp_path: Path
 
 
 def test_parts_benchmark_measures_with_and_without_parts(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.parts", "small", "0.01", str(tmp_path), "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = bench("benchmarks.parts", "small", "0.01", str(tmp_path), "1")
     doc = json.loads(run.stdout.splitlines()[-1])
     for label in ("parts", "noparts"):
         assert doc[f"{label}_published"] >= doc[f"{label}_stopped"] > 0
