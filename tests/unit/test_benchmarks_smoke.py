@@ -12,6 +12,7 @@ import pytest
 from benchmarks.run import TOOLS
 
 ROOT = Path(__file__).resolve().parents[2]
+TINY = ("--workloads", "small", "--scale", "0.01", "--repeat", "1")  # the smallest run
 
 
 def bench(*args: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:
@@ -28,12 +29,7 @@ def test_benchmark_script_measures_every_tool_side_by_side(tmp_path: Path) -> No
     out = tmp_path / "results.json"
     run = bench(
         "benchmarks.run",
-        "--workloads",
-        "small",
-        "--scale",
-        "0.01",
-        "--repeat",
-        "1",
+        *TINY,
         "--iterations",
         "200",
         "--json",
@@ -61,12 +57,7 @@ def test_benchmark_script_measures_every_tool_side_by_side(tmp_path: Path) -> No
 def test_autosave_benchmark_measures_every_cell_in_every_mode(tmp_path: Path) -> None:
     run = bench(
         "benchmarks.autosave",
-        "--workloads",
-        "small",
-        "--scale",
-        "0.01",
-        "--repeat",
-        "1",
+        *TINY,
         "--disk",
         "3",
     )
@@ -90,12 +81,7 @@ def test_side_by_side_with_kishu_measures_every_cell_and_the_disk(tmp_path: Path
     out = tmp_path / "sidebyside.json"
     run = bench(
         "benchmarks.sidebyside",
-        "--workloads",
-        "small",
-        "--scale",
-        "0.01",
-        "--repeat",
-        "1",
+        *TINY,
         "--disk",
         "2",
         "--kishu-disk",
