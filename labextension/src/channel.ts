@@ -8,6 +8,7 @@ import { StateModel } from './model';
 import {
   COMM_TARGET,
   IKernelStatus,
+  IRecomputeReport,
   IReply,
   IRestoreInfo,
   ISaveInfo,
@@ -121,12 +122,22 @@ export class Channel {
     return this._request<boolean>({ type: 'noticed' });
   }
 
+  /** Exactly `%checkpoint restore`: with `cell`, the state right after that cell. */
   restore(options: {
     generation?: number;
     names?: string[];
+    cell?: number;
     trust?: boolean;
   }): Promise<IRestoreInfo> {
     return this._request<IRestoreInfo>({ type: 'restore', ...options });
+  }
+
+  /**
+   * Exactly `%checkpoint restore --recompute` after the restore of `generation`: re-run the
+   * cells that made what it could not bring back. Only ever on the user's click.
+   */
+  recompute(generation: number): Promise<IRecomputeReport> {
+    return this._request<IRecomputeReport>({ type: 'recompute', generation });
   }
 
   private _adopt(comm: Kernel.IComm, data: any, kernelOpened: boolean): void {
