@@ -137,7 +137,8 @@ function leftOut(restore: IRestoreInfo): string {
 }
 
 /**
- * "Kernel restarted: restored 14 variables from 12:03 (2 skipped)".
+ * "Kernel restarted: restored 14 variables from 12:03 (2 skipped)", and what the Recompute
+ * button would re-create.
  */
 export function restoreNotice(
   restore: IRestoreInfo,
@@ -145,9 +146,12 @@ export function restoreNotice(
   now: number = Date.now() / 1000
 ): string {
   const head = restarted ? 'Kernel restarted' : 'Kernel started';
+  const recompute = canRecompute(restore)
+    ? `; Recompute re-creates ${recomputedNames(restore)}`
+    : '';
   return (
     `${head}: restored ${plural(restore.restored.length, 'variable')} from ` +
-    `${formatClock(restore.created, now)}${leftOut(restore)}`
+    `${formatClock(restore.created, now)}${leftOut(restore)}${recompute}`
   );
 }
 

@@ -165,6 +165,13 @@ describe('time travel and recompute', () => {
     expect(canRecompute(none)).toBe(false);
   });
 
+  it('says in the restart notice what Recompute re-creates', () => {
+    expect(restoreNotice(unpicklable(), true, at(12, 30))).toBe(
+      'Kernel restarted: restored 2 variables from 12:03 (2 skipped); ' +
+        'Recompute re-creates conn, rows'
+    );
+  });
+
   it('says what a restore removed, skipped and can recompute', () => {
     expect(restoreMessage(unpicklable(), at(12, 30))).toBe(
       'Restored 2 variables from state checkpoint 7 (12:03), 2 skipped, ' +
