@@ -22,6 +22,7 @@ file the JupyterLab extension is built from.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipyckpt._version import __version__
+from ipyckpt.background import ForkedSaver
 from ipyckpt.store.errors import IpyckptError
 
 if TYPE_CHECKING:
@@ -293,12 +295,37 @@ class KernelChannel:
         if event == "saving":
             self.saving = {"trigger": data["trigger"], "estimate": data["estimate"], "done": 0}
             self._progress_sent = time.monotonic()
+            self._watch_background()
         elif event == "saved":
             self.saving, self.last_error = None, None
             self.last_saved_at = time.time()
         elif event == "save_failed":
             self.saving, self.last_error = None, data["error"]
         self._push({"type": "status", "event": event, "status": self.status()})
+
+    def _watch_background(self) -> None:
+        """While a forked child writes the snapshot, check on it from the kernel's event loop
+        (only while no cell runs: the next cell collects it otherwise), so the frontend hears
+        its progress and that it was published without waiting for another cell."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a plain shell): the next cell collects it
+            return
+        loop.call_later(PROGRESS_EVERY_S, self._check_background)
+
+    def _check_background(self) -> None:
+        saver = self.session.saver
+        if not isinstance(saver, ForkedSaver) or self.saving is None:
+            return  # saved in-process (already told), or already collected
+        if self.session.history.running is None:
+            saver.collect()  # an ended child is reported: session.saved -> "saved" pushed
+        child = saver.child
+        if child is None:
+            return
+        if child.done != self.saving["done"]:
+            self.saving["done"] = child.done
+            self._push({"type": "progress", **self.saving})
+        self._watch_background()
 
 
 class _Refused(Exception):

@@ -101,3 +101,22 @@ def test_recompute_button_runs_what_restore_recompute_runs(
     twice = fe.reply(comm_id, "again")
     assert twice["result"]["nothing_missing"] is True
     assert ran.read_text() == "ran\nran\n"
+
+
+def test_a_background_autosave_is_told_without_another_cell(session_kernel: Any) -> None:
+    """The autosave a forked child writes is pushed once published, not at the next cell (the
+    status bar and the timeline would say "saving…" until the user runs something)."""
+    kernel = session_kernel()
+    fe = Frontend(kernel)
+    comm_id, _ = hello(fe)
+    fe.execute("import os\nx = os.urandom(1000)")
+    saved = fe.wait_for(
+        lambda m: m.get("comm_id") == comm_id and (m.get("data") or {}).get("event") == "saved"
+    )
+    status = saved["data"]["status"]
+    assert status["saving"] is None
+    assert status["last_save"]["trigger"] == "autosave"
+    assert any((m.get("data") or {}).get("event") == "saving" for m in fe.messages), (
+        "it was written in the background, announced before"
+    )
+    assert status["last_save"]["generation"] in manifests(store_of(kernel))
