@@ -113,6 +113,11 @@ export class Channel {
     }
   }
 
+  /** The kernel's status now (pushes come only with events: a cell may have run since). */
+  status(): Promise<IKernelStatus> {
+    return this._request<IKernelStatus>({ type: 'status' });
+  }
+
   save(): Promise<ISaveInfo> {
     return this._request<ISaveInfo>({ type: 'save' });
   }

@@ -5,6 +5,7 @@
  */
 import {
   IGeneration,
+  IKernelStatus,
   IRecomputeReport,
   IRestoreInfo,
   ISnapshotCell
@@ -304,4 +305,15 @@ export function nextAgeChange(age: number): number {
     }
   }
   return 86400 - (age % 86400);
+}
+
+/**
+ * Whether going back to the state after a cell would lose changes no state checkpoint holds:
+ * cells changed the state since the last snapshot (the kernel's `protection`).
+ */
+export function losesUnsavedChanges(
+  status: IKernelStatus | null,
+  cell: number | undefined
+): boolean {
+  return cell !== undefined && Boolean(status?.protection?.unsaved_changes);
 }

@@ -14,6 +14,7 @@ import { Channel, ChannelError } from './channel';
 import {
   canRecompute,
   formatClock,
+  losesUnsavedChanges,
   nextAgeChange,
   plural,
   recomputeMessage,
@@ -180,6 +181,9 @@ export class NotebookState implements IDisposable {
     cell?: number
   ): Promise<IRestoreInfo | null> {
     const channel = await this.ensureChannel();
+    if (!(await this._keepUnsaved(channel, cell))) {
+      return null;
+    }
     try {
       return this._restored(await channel.restore({ generation, names, cell }));
     } catch (error) {
@@ -206,6 +210,40 @@ export class NotebookState implements IDisposable {
       }
       throw error;
     }
+  }
+
+  /**
+   * Before going back to the state after `cell`: if cells changed the state since the last
+   * snapshot, offer to save it first (so going back can be undone). False: the user cancelled.
+   */
+  private async _keepUnsaved(
+    channel: Channel,
+    cell: number | undefined
+  ): Promise<boolean> {
+    if (
+      cell === undefined ||
+      !losesUnsavedChanges(await channel.status(), cell)
+    ) {
+      return true;
+    }
+    const answer = await showDialog({
+      title: `Go back to the state after cell [${cell}]?`,
+      body:
+        'Cells changed the state since the last state checkpoint: going back replaces ' +
+        'those changes. Save them as a state checkpoint first, to come back to them later?',
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.warnButton({ label: 'Go back without saving' }),
+        Dialog.okButton({ label: 'Save, then go back' })
+      ]
+    });
+    if (!answer.button.accept) {
+      return false;
+    }
+    if (answer.button.displayType !== 'warn') {
+      await this.save();
+    }
+    return true;
   }
 
   private _restored(restore: IRestoreInfo): IRestoreInfo {

@@ -6,6 +6,7 @@ import {
   formatClock,
   formatDuration,
   integrity,
+  losesUnsavedChanges,
   nextAgeChange,
   recomputeMessage,
   restoreDetails,
@@ -14,6 +15,7 @@ import {
   variableSummary
 } from '../src/format';
 import { IGeneration, IRestoreInfo } from '../src/protocol';
+import { kernelStatus } from './fixtures';
 
 const at = (h: number, m: number, day = 26): number =>
   new Date(2026, 10, day, h, m, 0).getTime() / 1000;
@@ -252,6 +254,24 @@ describe('time travel and recompute', () => {
     expect(
       recomputeMessage({ ...report, reruns: [], nothing_missing: true }).text
     ).toMatch(/^Nothing to recompute/);
+  });
+});
+
+describe('losesUnsavedChanges', () => {
+  const status = (unsaved: boolean) =>
+    kernelStatus({
+      protection: {
+        autosave: 'every 5 min',
+        last_protected: 0,
+        unsaved_changes: unsaved
+      }
+    });
+  it('asks only when going back to a cell with changes no snapshot holds', () => {
+    expect(losesUnsavedChanges(status(true), 2)).toBe(true);
+    expect(losesUnsavedChanges(status(false), 2)).toBe(false);
+    expect(losesUnsavedChanges(status(true), undefined)).toBe(false);
+    expect(losesUnsavedChanges(kernelStatus(), 2)).toBe(false);
+    expect(losesUnsavedChanges(null, 2)).toBe(false);
   });
 });
 

@@ -95,6 +95,46 @@ def test_timeline_by_cell_and_going_back_to_a_cell(autosave_lab: Lab, page: Any)
     assert "[3] y.append(3)" in timeline(panel), timeline(panel)
 
 
+def test_going_back_offers_to_save_changes_no_snapshot_holds(lab: Lab, page: Any) -> None:
+    """The cell after the last snapshot is unsaved (autosave is minutes away), so going back
+    first offers to save it; that snapshot, after the same cell, brings the changes back."""
+    write_notebook(
+        lab.root / "unsaved.ipynb",
+        [
+            "%load_ext ipyckpt\n%config Checkpointer.autosave = '10m'",
+            "%%checkpoint\nx = 1",
+            "x = 2\nz = 3",
+            "print('now', x, 'z' in globals())",
+        ],
+    )
+    open_notebook(page, lab.page_url("unsaved.ipynb", "ipyckpt-unsaved"))
+    panel = open_panel(page)
+    run_cell(page, 0)
+    first = run_and_wait_for_row(page, panel, 1, "[2] %%checkpoint")
+    run_cell(page, 2)  # changes the state; the next autosave is minutes away
+    wait_idle(page)
+    first.locator("[data-ipyckpt='restore-1']").click()
+    dialog = page.locator(".jp-Dialog").filter(has_text="Go back to the state after cell [2]?")
+    dialog.get_by_text("Cells changed the state since the last state checkpoint").wait_for()
+    dialog.get_by_role("button", name="Save, then go back").click()
+    page.get_by_text(
+        re.compile(r"Restored 1 variable from state checkpoint 1 .*1 made later removed")
+    ).wait_for()
+    run_cell(page, 3)
+    cell(page, 3).get_by_text("now 1 False").wait_for()
+
+    # the snapshot taken first holds the changes (the state after cell [3]): back to it
+    saved = panel.locator("[data-generation='2']")
+    assert "manual" in saved.inner_text()
+    assert saved.locator(".jp-ipyckpt-gen-cell").inner_text() == "[3] x = 2"
+    saved.locator("[data-ipyckpt='restore-2']").click()
+    again = page.locator(".jp-Dialog").filter(has_text="Go back to the state after cell [3]?")
+    again.get_by_role("button", name="Go back without saving").click()  # [4] only printed
+    page.get_by_text(re.compile(r"Restored 2 variables from state checkpoint 2")).wait_for()
+    run_cell(page, 3)
+    cell(page, 3).get_by_text("now 2 True").wait_for()
+
+
 def test_recompute_button_recreates_a_connection_and_a_generator(
     autosave_lab: Lab, page: Any
 ) -> None:
