@@ -9,9 +9,12 @@ handler becomes an error reply, never a broken comm. Unprompted, the kernel push
 throttled ``{"type": "progress", ...}`` while a snapshot is written.
 
 Requests: ``hello``, ``status``, ``save`` (all tracked variables, trigger ``manual``),
-``restore`` (``generation``, ``names``, ``trust``; overwrites current values like
-``%checkpoint restore``), ``noticed`` (a frontend told the user what the kernel restored at its
-start: no other frontend, nor a reloaded page, tells it again).
+``restore`` (``generation``, ``cell``, ``names``, ``trust``; exactly ``%checkpoint restore``:
+with ``cell`` the state right after that cell), ``recompute`` (``generation`` of the last
+restore; exactly ``%checkpoint restore --recompute``, only ever on a user's click), ``noticed``
+(a frontend told the user what the kernel restored at its start: no other frontend, nor a
+reloaded page, tells it again). A restore's JSON carries ``recompute``: the cells the button
+would re-run.
 
 The protocol version and the comm target come from ``comm_protocol.json`` beside this module, the
 file the JupyterLab extension is built from.
@@ -19,6 +22,7 @@ file the JupyterLab extension is built from.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipyckpt._version import __version__
+from ipyckpt.background import ForkedSaver
 from ipyckpt.store.errors import IpyckptError
 
 if TYPE_CHECKING:
@@ -58,8 +63,25 @@ def save_dict(report: SaveReport, when: float) -> dict[str, Any]:
     }
 
 
-def restore_dict(outcome: RestoreOutcome, *, auto: bool) -> dict[str, Any]:
-    """A :class:`RestoreOutcome` as JSON for the frontend."""
+def recompute_offer(session: StateSession, outcome: RestoreOutcome) -> dict[str, Any] | None:
+    """What the notification's Recompute button would re-run (None: nothing is missing)."""
+    from ipyckpt.kernel.timetravel import recompute_plan
+
+    plan = recompute_plan(session, outcome)
+    if plan is None:
+        return None
+    return {
+        "cells": [
+            {"count": s.cell.count, "cell": s.cell.label(), "makes": s.makes, "imports": s.imports}
+            for s in plan.steps
+        ],
+        "refusals": list(plan.refusals),
+        "unknown": list(plan.unknown),
+    }
+
+
+def restore_dict(session: StateSession, outcome: RestoreOutcome, *, auto: bool) -> dict[str, Any]:
+    """A :class:`RestoreOutcome` as JSON for the frontend (``recompute``: as of now)."""
     report = outcome.report
     return {
         "generation": report.generation,
@@ -72,6 +94,10 @@ def restore_dict(outcome: RestoreOutcome, *, auto: bool) -> dict[str, Any]:
         "notes": list(report.notes),
         "auto": auto,
         "summary": outcome.summary().removeprefix("ipyckpt: "),
+        "removed": list(outcome.removed),
+        "missing": outcome.missing,
+        "made_by": dict(outcome.made_by),
+        "recompute": recompute_offer(session, outcome),
     }
 
 
@@ -106,7 +132,7 @@ class KernelChannel:
         self.last_saved_at: float | None = None
         self._progress_sent = 0.0
         last = self.session.last_restore
-        self.autorestore = restore_dict(last, auto=True) if last is not None else None
+        self.autorestore = restore_dict(session, last, auto=True) if last is not None else None
         # autorestore printed a message but restored nothing: refused (unsigned) or failed
         self.restore_refused = autorestore_message if last is None else None
         # the restore (or refusal) above happened as this kernel process started, and no
@@ -119,6 +145,7 @@ class KernelChannel:
             "save": self._save,
             "restore": self._restore,
             "noticed": self._noticed,
+            "recompute": self._recompute,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -191,14 +218,33 @@ class KernelChannel:
         return save_dict(report, self.last_saved_at or time.time())
 
     def _restore(self, data: dict[str, Any]) -> dict[str, Any]:
-        generation = data.get("generation")
-        names = data.get("names") or None
-        outcome = self.session.restore(
+        from ipyckpt.kernel.timetravel import restore_to
+
+        generation, cell, names = data.get("generation"), data.get("cell"), data.get("names")
+        outcome = restore_to(
+            self.session,
             generation=int(generation) if generation is not None else None,
+            cell=int(cell) if cell is not None else None,
             names=[str(n) for n in names] if names else None,
             trust=bool(data.get("trust", False)),
         )
-        return restore_dict(outcome, auto=False)
+        return restore_dict(self.session, outcome, auto=False)
+
+    def _recompute(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Re-run the cells that made what the last restore (of ``generation``) did not bring
+        back: exactly ``%checkpoint restore --recompute``, asked for by the user's click."""
+        from ipyckpt.kernel.timetravel import recompute_missing
+
+        outcome = self.session.last_restore
+        if outcome is None or outcome.report.generation != data.get("generation"):
+            raise _Refused(
+                "not re-running any cell: this kernel's last restore is not the one shown; "
+                "restore again, then recompute",
+                "stale",
+            )
+        report = recompute_missing(self.session, outcome)
+        self._push({"type": "status", "event": "recomputed", "status": self.status()})
+        return report.to_json()
 
     def _noticed(self, data: dict[str, Any]) -> bool:
         self.noticed = True
@@ -224,7 +270,7 @@ class KernelChannel:
             "last_save": save_dict(save, self.last_saved_at or time.time()) if save else None,
             "saving": self.saving,
             "last_error": self.last_error,
-            "last_restore": restore_dict(restore, auto=False) if restore else None,
+            "last_restore": restore_dict(session, restore, auto=False) if restore else None,
             "fresh_kernel": self.fresh_kernel,
             "noticed": self.noticed,
             "protection": autosave_status(self.session),
@@ -249,12 +295,37 @@ class KernelChannel:
         if event == "saving":
             self.saving = {"trigger": data["trigger"], "estimate": data["estimate"], "done": 0}
             self._progress_sent = time.monotonic()
+            self._watch_background()
         elif event == "saved":
             self.saving, self.last_error = None, None
             self.last_saved_at = time.time()
         elif event == "save_failed":
             self.saving, self.last_error = None, data["error"]
         self._push({"type": "status", "event": event, "status": self.status()})
+
+    def _watch_background(self) -> None:
+        """While a forked child writes the snapshot, check on it from the kernel's event loop
+        (only while no cell runs: the next cell collects it otherwise), so the frontend hears
+        its progress and that it was published without waiting for another cell."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a plain shell): the next cell collects it
+            return
+        loop.call_later(PROGRESS_EVERY_S, self._check_background)
+
+    def _check_background(self) -> None:
+        saver = self.session.saver
+        if not isinstance(saver, ForkedSaver) or self.saving is None:
+            return  # saved in-process (already told), or already collected
+        if self.session.history.running is None:
+            saver.collect()  # an ended child is reported: session.saved -> "saved" pushed
+        child = saver.child
+        if child is None:
+            return
+        if child.done != self.saving["done"]:
+            self.saving["done"] = child.done
+            self._push({"type": "progress", **self.saving})
+        self._watch_background()
 
 
 class _Refused(Exception):

@@ -8,6 +8,7 @@ parsed arguments, prints its report, and may return a value for IPython to displ
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -39,23 +40,20 @@ def do_restore(session: StateSession, args: argparse.Namespace) -> None:
     Overwrites current values. ``--cell N`` brings back the state right after cell [N]
     (variables made later are removed); newer generations stay in the store.
     """
-    from ipyckpt.kernel.timetravel import after_cell, recompute_hint, recompute_missing
+    from ipyckpt.kernel.timetravel import recompute_hint, recompute_missing, restore_to
 
-    generation, drop = args.generation, []
-    if args.cell is not None:
-        if generation is not None:
-            raise ValueError("give either --cell or --generation, not both")
-        generation = after_cell(session.store(), args.cell)
-        drop = [] if args.names else session.tracked_names()
-    outcome = session.restore(
-        generation=generation, names=args.names or None, trust=args.trust, drop_others=drop
+    if args.cell is not None and args.generation is not None:
+        raise ValueError("give either --cell or --generation, not both")
+    outcome = restore_to(
+        session, generation=args.generation, cell=args.cell, names=args.names, trust=args.trust
     )
     print(outcome.summary())
     hint = recompute_hint(session, outcome)
     if hint and not args.recompute:
         print(hint)
     if args.recompute:
-        recompute_missing(session, outcome)
+        for line, is_error in recompute_missing(session, outcome).lines():
+            print(line, file=sys.stderr if is_error else sys.stdout)
 
 
 def do_list(session: StateSession, args: argparse.Namespace) -> GenerationTable:

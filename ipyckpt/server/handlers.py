@@ -64,14 +64,20 @@ def store_dir(root: Path, notebook: str, folder: str = "") -> Path:
 
 
 def generations(directory: Path) -> list[dict[str, Any]]:
-    """The store's generations as JSON, newest first (an absent store has none)."""
+    """The store's generations as JSON, newest first (an absent store has none), each with the
+    ``cell`` it follows (the panel's timeline); the cell history's sources stay on disk."""
+    from ipyckpt.history import INFO_KEY, snapshot_cell
     from ipyckpt.store import Store
 
     if not (directory / "generations").is_dir():
         return []
-    return [
-        dataclasses.asdict(g) for g in Store(directory, lock_timeout=LOCK_TIMEOUT_S).generations()
-    ]
+    listed = []
+    for g in Store(directory, lock_timeout=LOCK_TIMEOUT_S).generations():
+        doc = dataclasses.asdict(g)
+        doc["cell"] = snapshot_cell(g.info)
+        doc["info"] = {k: v for k, v in g.info.items() if k != INFO_KEY}
+        listed.append(doc)
+    return listed
 
 
 def verify(directory: Path) -> dict[str, Any]:

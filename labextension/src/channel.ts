@@ -8,6 +8,7 @@ import { StateModel } from './model';
 import {
   COMM_TARGET,
   IKernelStatus,
+  IRecomputeReport,
   IReply,
   IRestoreInfo,
   ISaveInfo,
@@ -112,6 +113,11 @@ export class Channel {
     }
   }
 
+  /** The kernel's status now (pushes come only with events: a cell may have run since). */
+  status(): Promise<IKernelStatus> {
+    return this._request<IKernelStatus>({ type: 'status' });
+  }
+
   save(): Promise<ISaveInfo> {
     return this._request<ISaveInfo>({ type: 'save' });
   }
@@ -121,12 +127,22 @@ export class Channel {
     return this._request<boolean>({ type: 'noticed' });
   }
 
+  /** Exactly `%checkpoint restore`: with `cell`, the state right after that cell. */
   restore(options: {
     generation?: number;
     names?: string[];
+    cell?: number;
     trust?: boolean;
   }): Promise<IRestoreInfo> {
     return this._request<IRestoreInfo>({ type: 'restore', ...options });
+  }
+
+  /**
+   * Exactly `%checkpoint restore --recompute` after the restore of `generation`: re-run the
+   * cells that made what it could not bring back. Only ever on the user's click.
+   */
+  recompute(generation: number): Promise<IRecomputeReport> {
+    return this._request<IRecomputeReport>({ type: 'recompute', generation });
   }
 
   private _adopt(comm: Kernel.IComm, data: any, kernelOpened: boolean): void {

@@ -3,7 +3,13 @@
  * with jest. Everything is called a "state checkpoint": Jupyter's own "checkpoints" are
  * snapshots of the notebook file.
  */
-import { IGeneration, IRestoreInfo } from './protocol';
+import {
+  IGeneration,
+  IKernelStatus,
+  IRecomputeReport,
+  IRestoreInfo,
+  ISnapshotCell
+} from './protocol';
 
 /** 1536 → "1.5 KB" (decimal units, like ipyckpt.reports.format_bytes). */
 export function formatBytes(n: number): string {
@@ -132,7 +138,8 @@ function leftOut(restore: IRestoreInfo): string {
 }
 
 /**
- * "Kernel restarted: restored 14 variables from 12:03 (2 skipped)".
+ * "Kernel restarted: restored 14 variables from 12:03 (2 skipped)", and what the Recompute
+ * button would re-create.
  */
 export function restoreNotice(
   restore: IRestoreInfo,
@@ -140,9 +147,12 @@ export function restoreNotice(
   now: number = Date.now() / 1000
 ): string {
   const head = restarted ? 'Kernel restarted' : 'Kernel started';
+  const recompute = canRecompute(restore)
+    ? `; Recompute re-creates ${recomputedNames(restore)}`
+    : '';
   return (
     `${head}: restored ${plural(restore.restored.length, 'variable')} from ` +
-    `${formatClock(restore.created, now)}${leftOut(restore)}`
+    `${formatClock(restore.created, now)}${leftOut(restore)}${recompute}`
   );
 }
 
@@ -157,14 +167,114 @@ export function restoreDetails(restore: IRestoreInfo): string[] {
   if (restore.conflicts.length) {
     lines.push(`Kept your current values of: ${restore.conflicts.join(', ')}`);
   }
-  const reasons = { ...restore.skipped, ...restore.failed };
+  if (restore.removed.length) {
+    lines.push(
+      `Removed (made after that point): ${restore.removed.join(', ')}`
+    );
+  }
+  const reasons = { ...restore.missing, ...restore.skipped, ...restore.failed };
   for (const name of Object.keys(reasons).sort()) {
-    lines.push(`Not restored ${name}: ${reasons[name]}`);
+    const cell = restore.made_by[name];
+    lines.push(
+      `Not restored ${name}: ${reasons[name]}` +
+        (cell ? ` — made by cell ${cell}` : '')
+    );
+  }
+  const offer = restore.recompute;
+  if (offer && offer.refusals.length) {
+    lines.push(
+      `Cannot re-create them by re-running cells: ${offer.refusals.join('; ')}`
+    );
+  } else if (canRecompute(restore)) {
+    lines.push(
+      `Recompute re-runs ${plural(offer!.cells.length, 'cell')}, in order: ` +
+        offer!.cells.map(c => c.cell).join('; ')
+    );
   }
   for (const note of restore.notes) {
     lines.push(`Note: ${note}`);
   }
   return lines;
+}
+
+/**
+ * A generation's place in the timeline, as `%checkpoint list` shows it: "[12] model.fit(X, y)"
+ * right after cell [12], "in [12] for ..." while it ran; null without cell history.
+ */
+export function cellLabel(
+  cell: ISnapshotCell | null | undefined
+): string | null {
+  if (!cell) {
+    return null;
+  }
+  const where = cell.state === 'after' ? '' : 'in ';
+  return `${where}[${cell.count}] ${cell.first_line}`.trimEnd();
+}
+
+/** Whether the Recompute button is offered: cells to re-run and nothing blocking them. */
+export function canRecompute(restore: IRestoreInfo): boolean {
+  const offer = restore.recompute;
+  return Boolean(offer && offer.cells.length && !offer.refusals.length);
+}
+
+/** The toast after a restore: what came back, what went, what was left out. */
+export function restoreMessage(
+  restore: IRestoreInfo,
+  now: number = Date.now() / 1000
+): string {
+  const left = Object.keys({
+    ...restore.missing,
+    ...restore.skipped,
+    ...restore.failed
+  }).length;
+  const parts = [
+    `Restored ${plural(restore.restored.length, 'variable')} from state checkpoint ` +
+      `${restore.generation} (${formatClock(restore.created, now)})`
+  ];
+  if (restore.removed.length) {
+    parts.push(`${restore.removed.length} made later removed`);
+  }
+  if (left) {
+    parts.push(`${left} skipped`);
+  }
+  if (canRecompute(restore)) {
+    parts.push(`Recompute re-creates ${recomputedNames(restore)}`);
+  }
+  return parts.join(', ');
+}
+
+function recomputedNames(restore: IRestoreInfo): string {
+  return (restore.recompute?.cells ?? []).flatMap(c => c.makes).join(', ');
+}
+
+/** The toast after Recompute: "Recomputed conn, rows (re-ran cells [3], [4])", or the failure. */
+export function recomputeMessage(report: IRecomputeReport): {
+  text: string;
+  ok: boolean;
+} {
+  if (report.nothing_missing) {
+    return {
+      text: 'Nothing to recompute: every variable of the state checkpoint is defined',
+      ok: true
+    };
+  }
+  const failed = report.reruns.find(r => r.error !== null);
+  if (failed) {
+    return {
+      text: `Re-running cell [${failed.count}] failed: ${failed.error}`,
+      ok: false
+    };
+  }
+  const made = report.reruns.flatMap(r => r.made);
+  const cells = report.reruns.map(r => `[${r.count}]`).join(', ');
+  return {
+    text:
+      `Recomputed ${made.join(', ') || 'nothing'} (re-ran ${report.reruns.length === 1 ? 'cell' : 'cells'} ${cells})` +
+      (report.unknown.length
+        ? `; no recorded cell made ${report.unknown.join(', ')}`
+        : ''),
+    ok: !report.unknown.length
+  };
 }
 
 /**
@@ -195,4 +305,15 @@ export function nextAgeChange(age: number): number {
     }
   }
   return 86400 - (age % 86400);
+}
+
+/**
+ * Whether going back to the state after a cell would lose changes no state checkpoint holds:
+ * cells changed the state since the last snapshot (the kernel's `protection`).
+ */
+export function losesUnsavedChanges(
+  status: IKernelStatus | null,
+  cell: number | undefined
+): boolean {
+  return cell !== undefined && Boolean(status?.protection?.unsaved_changes);
 }

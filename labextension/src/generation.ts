@@ -1,11 +1,13 @@
 /**
- * The panel's list of generations, kept across updates: each generation's DOM is built once and
+ * The panel's list of generations (the timeline: each with the cell it follows, like
+ * `%checkpoint list`), kept across updates: each generation's DOM is built once and
  * only its changing parts (age, integrity, "restored" mark) are updated, so the variables the
  * user ticked, an open "Variables" list and the focus survive every model change (the ticking
  * age, progress pushes, new listings). No JupyterLab imports: jest tests it in jsdom.
  */
 import { button, el, setText } from './dom';
 import {
+  cellLabel,
   formatAge,
   formatBytes,
   formatClock,
@@ -16,9 +18,16 @@ import {
 } from './format';
 import { IGeneration } from './protocol';
 
-/** What the buttons of a generation do; each resolves to whether it succeeded. */
+/**
+ * What the buttons of a generation do; each resolves to whether it succeeded. `restore` gets
+ * `cell` when the whole state right after that cell is wanted (`%checkpoint restore --cell`).
+ */
 export interface IGenerationActions {
-  restore: (generation: number, names?: string[]) => Promise<boolean>;
+  restore: (
+    generation: number,
+    names?: string[],
+    cell?: number
+  ) => Promise<boolean>;
   remove: (g: IGeneration) => Promise<boolean>;
 }
 
@@ -50,9 +59,30 @@ export class GenerationView {
       () => void this._onRestore(),
       'accept'
     );
+    const cell = cellLabel(g.cell);
     this._restore.title =
-      'Restore every variable of this state checkpoint (or the ones chosen)';
+      g.cell?.state === 'after'
+        ? `Go back to the state right after cell ${cell}: its variables come back, ` +
+          'variables made later are removed, newer state checkpoints stay (or restore only ' +
+          'the variables chosen)'
+        : 'Restore every variable of this state checkpoint (or the ones chosen)';
     this.node.append(
+      ...(cell
+        ? [
+            el(
+              'div',
+              {
+                class: 'jp-ipyckpt-gen-cell',
+                'data-ipyckpt': `cell-${g.id}`,
+                title:
+                  g.cell?.state === 'after'
+                    ? `The state right after cell ${cell} ran`
+                    : `Taken while cell ${cell.slice(3)} was running`
+              },
+              cell
+            )
+          ]
+        : []),
       this._head(),
       el(
         'div',
@@ -199,7 +229,9 @@ export class GenerationView {
 
   private async _onRestore(): Promise<void> {
     const names = this._chosen.size ? this.selection : undefined;
-    if (await this.actions.restore(this.generation.id, names)) {
+    const cell = this.generation.cell;
+    const after = !names && cell?.state === 'after' ? cell.count : undefined;
+    if (await this.actions.restore(this.generation.id, names, after)) {
       this.clearSelection();
     }
   }

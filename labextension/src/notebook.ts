@@ -12,10 +12,14 @@ import { Widget } from '@lumino/widgets';
 import { listGenerations } from './api';
 import { Channel, ChannelError } from './channel';
 import {
+  canRecompute,
   formatClock,
+  losesUnsavedChanges,
   nextAgeChange,
   plural,
+  recomputeMessage,
   restoreDetails,
+  restoreMessage,
   restoreNotice
 } from './format';
 import { shouldNotify, StateModel } from './model';
@@ -143,9 +147,14 @@ export class NotebookState implements IDisposable {
     if (previous) {
       Notification.dismiss(previous);
     }
+    // a toast offering Recompute waits for the user: it never re-runs a cell by itself
+    const offers = actions.some(a => a.label === 'Recompute');
     this._toasts.set(
       kind,
-      Notification.success(message, { autoClose: 8000, actions })
+      Notification.success(message, {
+        autoClose: offers ? false : 8000,
+        actions
+      })
     );
   }
 
@@ -162,14 +171,21 @@ export class NotebookState implements IDisposable {
     this._timer = window.setTimeout(() => this.model.touch(), delay * 1000);
   }
 
-  /** Restore a generation (newest good one by default), or only some variables of it. */
+  /**
+   * Restore a generation (newest good one by default), or only some variables of it; with
+   * `cell`, the state right after that cell (`%checkpoint restore --cell`).
+   */
   async restore(
     generation?: number,
-    names?: string[]
+    names?: string[],
+    cell?: number
   ): Promise<IRestoreInfo | null> {
     const channel = await this.ensureChannel();
+    if (!(await this._keepUnsaved(channel, cell))) {
+      return null;
+    }
     try {
-      return this._restored(await channel.restore({ generation, names }));
+      return this._restored(await channel.restore({ generation, names, cell }));
     } catch (error) {
       if (
         error instanceof ChannelError &&
@@ -189,23 +205,102 @@ export class NotebookState implements IDisposable {
           return null;
         }
         return this._restored(
-          await channel.restore({ generation, names, trust: true })
+          await channel.restore({ generation, names, cell, trust: true })
         );
       }
       throw error;
     }
   }
 
+  /**
+   * Before going back to the state after `cell`: if cells changed the state since the last
+   * snapshot, offer to save it first (so going back can be undone). False: the user cancelled.
+   */
+  private async _keepUnsaved(
+    channel: Channel,
+    cell: number | undefined
+  ): Promise<boolean> {
+    if (
+      cell === undefined ||
+      !losesUnsavedChanges(await channel.status(), cell)
+    ) {
+      return true;
+    }
+    const answer = await showDialog({
+      title: `Go back to the state after cell [${cell}]?`,
+      body:
+        'Cells changed the state since the last state checkpoint: going back replaces ' +
+        'those changes. Save them as a state checkpoint first, to come back to them later?',
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.warnButton({ label: 'Go back without saving' }),
+        Dialog.okButton({ label: 'Save, then go back' })
+      ]
+    });
+    if (!answer.button.accept) {
+      return false;
+    }
+    if (answer.button.displayType !== 'warn') {
+      await this.save();
+    }
+    return true;
+  }
+
   private _restored(restore: IRestoreInfo): IRestoreInfo {
-    const left = Object.keys({ ...restore.skipped, ...restore.failed }).length;
     this._toast(
       'restore',
-      `Restored ${plural(restore.restored.length, 'variable')} from state checkpoint ` +
-        `${restore.generation} (${formatClock(restore.created)})` +
-        (left ? `, ${left} skipped` : ''),
-      [{ label: 'Details', callback: () => void showDetails(restore) }]
+      restoreMessage(restore),
+      this._restoreActions(restore)
     );
     return restore;
+  }
+
+  /** Details, and Recompute when the kernel can re-create what was not restored. */
+  private _restoreActions(restore: IRestoreInfo): Notification.IAction[] {
+    const actions: Notification.IAction[] = [
+      { label: 'Details', callback: () => void showDetails(restore) }
+    ];
+    if (canRecompute(restore)) {
+      actions.unshift({
+        label: 'Recompute',
+        caption: `Re-run ${restore.recompute!.cells.map(c => c.cell).join('; ')}`,
+        displayType: 'accent',
+        callback: () => void this.recompute(restore)
+      });
+    }
+    return actions;
+  }
+
+  /**
+   * Exactly `%checkpoint restore --recompute`: re-run, in order, the cells that made what
+   * `restore` could not bring back, and say what each re-run re-created.
+   */
+  async recompute(restore: IRestoreInfo): Promise<void> {
+    try {
+      const channel = await this.ensureChannel();
+      const report = await channel.recompute(restore.generation);
+      const { text, ok } = recomputeMessage(report);
+      const actions = [
+        {
+          label: 'Details',
+          callback: () =>
+            void showLines(
+              'Recomputed',
+              report.lines.length ? report.lines : [text]
+            )
+        }
+      ];
+      if (ok) {
+        this._toast('recompute', text, actions);
+      } else {
+        Notification.warning(text, { autoClose: false, actions });
+      }
+    } catch (error) {
+      Notification.error(
+        `Could not recompute: ${(error as Error).message ?? error}`,
+        { autoClose: false }
+      );
+    }
   }
 
   private _disposed = false;
@@ -302,11 +397,10 @@ export class NotebookState implements IDisposable {
     }
     if (status.autorestore) {
       const restore = status.autorestore;
+      const actions = this._restoreActions(restore);
       Notification.success(restoreNotice(restore, this._restarted), {
-        autoClose: 20_000,
-        actions: [
-          { label: 'Details', callback: () => void showDetails(restore) }
-        ]
+        autoClose: canRecompute(restore) ? false : 20_000,
+        actions
       });
     } else if (status.restore_refused) {
       Notification.warning(
@@ -398,16 +492,21 @@ export class NotebookState implements IDisposable {
   }
 }
 
-export async function showDetails(restore: IRestoreInfo): Promise<void> {
+export function showDetails(restore: IRestoreInfo): Promise<void> {
+  return showLines('State checkpoint restored', restoreDetails(restore));
+}
+
+/** A dialog with one paragraph per line. */
+async function showLines(title: string, lines: string[]): Promise<void> {
   const body = document.createElement('div');
   body.className = 'jp-ipyckpt-details';
-  for (const line of restoreDetails(restore)) {
+  for (const line of lines) {
     const p = document.createElement('p');
     p.textContent = line;
     body.appendChild(p);
   }
   await showDialog({
-    title: 'State checkpoint restored',
+    title,
     body: new Widget({ node: body }),
     buttons: [Dialog.okButton()]
   });

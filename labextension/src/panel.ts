@@ -84,8 +84,8 @@ export class StatePanel extends Widget {
 
   private _build(state: NotebookState): void {
     this._list = new GenerationList({
-      restore: (generation, names) =>
-        this._run(() => state.restore(generation, names)),
+      restore: (generation, names, cell) =>
+        this._run(() => state.restore(generation, names, cell)),
       remove: g => this._delete(state, g)
     });
     this.node.append(

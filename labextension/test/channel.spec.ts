@@ -179,6 +179,50 @@ describe('Channel', () => {
     });
   });
 
+  it('goes back to a cell and asks to recompute, as %checkpoint restore does', async () => {
+    const { channel, kernel } = setup();
+    const comm = await connect(channel, kernel);
+    const travel = channel.restore({ generation: 5, cell: 12 });
+    const recompute = channel.recompute(5);
+    const fresh = channel.status();
+    const [travelReq, recomputeReq, statusReq] = comm.sent;
+    expect(travelReq).toMatchObject({
+      type: 'restore',
+      generation: 5,
+      cell: 12
+    });
+    expect(recomputeReq).toMatchObject({ type: 'recompute', generation: 5 });
+    expect(statusReq).toMatchObject({ type: 'status' });
+    const report = {
+      reruns: [],
+      unknown: [],
+      nothing_missing: true,
+      lines: ['nothing to recompute']
+    };
+    comm.receive({
+      type: 'reply',
+      id: recomputeReq.id,
+      ok: true,
+      result: report
+    });
+    comm.receive({
+      type: 'reply',
+      id: statusReq.id,
+      ok: true,
+      result: status({ token: 'now' })
+    });
+    comm.receive({
+      type: 'reply',
+      id: travelReq.id,
+      ok: false,
+      error: 'state checkpoint 5 was not taken right after cell [12]',
+      code: 'ValueError'
+    });
+    await expect(recompute).resolves.toEqual(report);
+    await expect(fresh).resolves.toMatchObject({ token: 'now' });
+    await expect(travel).rejects.toMatchObject({ code: 'ValueError' });
+  });
+
   it("tells the kernel the user was told of its start ('noticed')", async () => {
     const { channel, kernel } = setup();
     const comm = await connect(channel, kernel);

@@ -1,15 +1,21 @@
 import {
+  canRecompute,
+  cellLabel,
   formatAge,
   formatBytes,
   formatClock,
   formatDuration,
   integrity,
+  losesUnsavedChanges,
   nextAgeChange,
+  recomputeMessage,
   restoreDetails,
+  restoreMessage,
   restoreNotice,
   variableSummary
 } from '../src/format';
 import { IGeneration, IRestoreInfo } from '../src/protocol';
+import { kernelStatus } from './fixtures';
 
 const at = (h: number, m: number, day = 26): number =>
   new Date(2026, 10, day, h, m, 0).getTime() / 1000;
@@ -26,6 +32,10 @@ function restore(extra: Partial<IRestoreInfo> = {}): IRestoreInfo {
     notes: [],
     auto: true,
     summary: '',
+    removed: [],
+    missing: { model: 'class no longer importable', fh: 'open file' },
+    made_by: {},
+    recompute: null,
     ...extra
   };
 }
@@ -91,6 +101,177 @@ describe('restoreNotice', () => {
     expect(lines).toContain('Not restored fh: open file');
     expect(lines).toContain('Not restored model: class no longer importable');
     expect(lines).toContain('Note: generation 8 refused');
+  });
+});
+
+/** A restore after a kernel restart: a connection and a generator could not be stored. */
+function unpicklable(extra: Partial<IRestoreInfo> = {}): IRestoreInfo {
+  const conn = "cannot pickle 'sqlite3.Connection' object";
+  return restore({
+    restored: ['path', 'sqlite3'],
+    failed: {},
+    skipped: { conn, rows: "cannot pickle 'generator' object" },
+    missing: { conn, rows: "cannot pickle 'generator' object" },
+    made_by: {
+      conn: '[3] conn = sqlite3.connect(path)',
+      rows: '[4] rows = (v for v in range(3))'
+    },
+    recompute: {
+      cells: [
+        {
+          count: 3,
+          cell: '[3] conn = sqlite3.connect(path)',
+          makes: ['conn'],
+          imports: []
+        },
+        {
+          count: 4,
+          cell: '[4] rows = (v for v in range(3))',
+          makes: ['rows'],
+          imports: []
+        }
+      ],
+      refusals: [],
+      unknown: []
+    },
+    ...extra
+  });
+}
+
+describe('time travel and recompute', () => {
+  it('labels a generation by its cell like %checkpoint list', () => {
+    const cell = {
+      key: 'k:12',
+      count: 12,
+      first_line: 'model.fit(X, y)',
+      cell_id: null,
+      started: 0
+    };
+    expect(cellLabel({ ...cell, state: 'after' })).toBe('[12] model.fit(X, y)');
+    expect(cellLabel({ ...cell, state: 'during' })).toBe(
+      'in [12] model.fit(X, y)'
+    );
+    expect(cellLabel({ ...cell, first_line: '', state: 'after' })).toBe('[12]');
+    expect(cellLabel(null)).toBeNull();
+    expect(cellLabel(undefined)).toBeNull();
+  });
+
+  it('offers Recompute only with cells to re-run and nothing blocking them', () => {
+    expect(canRecompute(unpicklable())).toBe(true);
+    expect(canRecompute(restore())).toBe(false);
+    const blocked = unpicklable();
+    blocked.recompute!.refusals = ['cell [4] reads conn, which is not defined'];
+    expect(canRecompute(blocked)).toBe(false);
+    const none = unpicklable();
+    none.recompute!.cells = [];
+    expect(canRecompute(none)).toBe(false);
+  });
+
+  it('says in the restart notice what Recompute re-creates', () => {
+    expect(restoreNotice(unpicklable(), true, at(12, 30))).toBe(
+      'Kernel restarted: restored 2 variables from 12:03 (2 skipped); ' +
+        'Recompute re-creates conn, rows'
+    );
+  });
+
+  it('says what a restore removed, skipped and can recompute', () => {
+    expect(restoreMessage(unpicklable(), at(12, 30))).toBe(
+      'Restored 2 variables from state checkpoint 7 (12:03), 2 skipped, ' +
+        'Recompute re-creates conn, rows'
+    );
+    expect(
+      restoreMessage(
+        restore({ missing: {}, failed: {}, skipped: {}, removed: ['z'] }),
+        at(12, 30)
+      )
+    ).toBe(
+      'Restored 14 variables from state checkpoint 7 (12:03), 1 made later removed'
+    );
+  });
+
+  it('details the cell that made each missing variable and what Recompute re-runs', () => {
+    const lines = restoreDetails(unpicklable({ removed: ['z'] }));
+    expect(lines).toContain('Removed (made after that point): z');
+    expect(lines).toContain(
+      "Not restored conn: cannot pickle 'sqlite3.Connection' object — made by cell " +
+        '[3] conn = sqlite3.connect(path)'
+    );
+    expect(lines).toContain(
+      'Recompute re-runs 2 cells, in order: [3] conn = sqlite3.connect(path); ' +
+        '[4] rows = (v for v in range(3))'
+    );
+    const blocked = unpicklable();
+    blocked.recompute!.refusals = ['cell [4] reads conn, which is not defined'];
+    expect(restoreDetails(blocked)).toContain(
+      'Cannot re-create them by re-running cells: cell [4] reads conn, which is not defined'
+    );
+  });
+
+  it('reports what each re-run re-created, or the cell that failed', () => {
+    const rerun = (
+      count: number,
+      made: string[],
+      error: string | null = null
+    ) => ({
+      count,
+      cell: `[${count}] ...`,
+      imports: [],
+      made,
+      error
+    });
+    const report = { unknown: [], nothing_missing: false, lines: [] };
+    expect(
+      recomputeMessage({
+        ...report,
+        reruns: [rerun(3, ['conn']), rerun(4, ['rows'])]
+      })
+    ).toEqual({
+      text: 'Recomputed conn, rows (re-ran cells [3], [4])',
+      ok: true
+    });
+    expect(
+      recomputeMessage({
+        ...report,
+        reruns: [
+          rerun(3, ['conn']),
+          rerun(4, [], 'OperationalError: no such table: t')
+        ]
+      })
+    ).toEqual({
+      text: 'Re-running cell [4] failed: OperationalError: no such table: t',
+      ok: false
+    });
+    expect(
+      recomputeMessage({
+        ...report,
+        reruns: [rerun(3, ['conn'])],
+        unknown: ['fh']
+      })
+    ).toEqual({
+      text: 'Recomputed conn (re-ran cell [3]); no recorded cell made fh',
+      ok: false
+    });
+    expect(
+      recomputeMessage({ ...report, reruns: [], nothing_missing: true }).text
+    ).toMatch(/^Nothing to recompute/);
+  });
+});
+
+describe('losesUnsavedChanges', () => {
+  const status = (unsaved: boolean) =>
+    kernelStatus({
+      protection: {
+        autosave: 'every 5 min',
+        last_protected: 0,
+        unsaved_changes: unsaved
+      }
+    });
+  it('asks only when going back to a cell with changes no snapshot holds', () => {
+    expect(losesUnsavedChanges(status(true), 2)).toBe(true);
+    expect(losesUnsavedChanges(status(false), 2)).toBe(false);
+    expect(losesUnsavedChanges(status(true), undefined)).toBe(false);
+    expect(losesUnsavedChanges(kernelStatus(), 2)).toBe(false);
+    expect(losesUnsavedChanges(null, 2)).toBe(false);
   });
 });
 

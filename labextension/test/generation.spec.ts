@@ -24,10 +24,10 @@ function generation(id: number, extra: Partial<IGeneration> = {}): IGeneration {
 }
 
 function setup() {
-  const restored: [number, string[] | undefined][] = [];
+  const restored: [number, string[] | undefined, number | undefined][] = [];
   const actions: IGenerationActions = {
-    restore: async (gen, names) => {
-      restored.push([gen, names]);
+    restore: async (gen, names, cell) => {
+      restored.push([gen, names, cell]);
       return true;
     },
     remove: async () => true
@@ -51,7 +51,52 @@ function tick(input: HTMLInputElement): void {
 
 const flush = (): Promise<void> => new Promise(r => setTimeout(r, 0));
 
+const after = (count: number, first_line: string, state = 'after') => ({
+  cell: {
+    key: `k:${count}`,
+    count,
+    first_line,
+    cell_id: null,
+    started: 0,
+    state
+  }
+});
+
 describe('GenerationList', () => {
+  it('shows the timeline by cell and goes back to the state after a cell', async () => {
+    const { show, restored } = setup();
+    show([
+      generation(4, after(12, 'model.fit(X, y)')),
+      generation(3, after(9, 'for epoch in range(10):', 'during')),
+      generation(2, after(5, 'X, y = load()')),
+      generation(1)
+    ]);
+    const cells = Array.from(
+      document.querySelectorAll('.jp-ipyckpt-generation')
+    ).map(n => n.querySelector('.jp-ipyckpt-gen-cell')?.textContent ?? null);
+    expect(cells).toEqual([
+      '[12] model.fit(X, y)',
+      'in [9] for epoch in range(10):',
+      '[5] X, y = load()',
+      null
+    ]);
+    expect(restoreButton(2).title).toMatch(
+      /^Go back to the state right after cell \[5\] X, y = load\(\)/
+    );
+    restoreButton(2).click(); // after a cell: the whole state after it (--cell 5)
+    restoreButton(3).click(); // during a cell: the generation, as it is
+    restoreButton(1).click(); // no cell history: the generation
+    tick(box(4, 'a')); // chosen variables: only them, nothing removed
+    restoreButton(4).click();
+    await flush();
+    expect(restored).toEqual([
+      [2, undefined, 5],
+      [3, undefined, undefined],
+      [1, undefined, undefined],
+      [4, ['a'], undefined]
+    ]);
+  });
+
   it('keeps ticked variables across updates and restores only them', async () => {
     const { show, restored } = setup();
     show([generation(2), generation(1)]);
@@ -65,12 +110,12 @@ describe('GenerationList', () => {
     expect(box(1, 'c').checked).toBe(true);
     restoreButton(1).click();
     await flush();
-    expect(restored).toEqual([[1, ['a', 'c']]]);
+    expect(restored).toEqual([[1, ['a', 'c'], undefined]]);
     expect(box(1, 'a').checked).toBe(false);
     expect(restoreButton(1).textContent).toBe('Restore');
     restoreButton(2).click();
     await flush();
-    expect(restored[1]).toEqual([2, undefined]);
+    expect(restored[1]).toEqual([2, undefined, undefined]);
   });
 
   it('keeps the nodes, adds, removes and orders generations newest first', () => {

@@ -134,7 +134,11 @@ describe('StateModel.view', () => {
           skipped: {},
           notes: [],
           auto: false,
-          summary: ''
+          summary: '',
+          removed: [],
+          missing: {},
+          made_by: {},
+          recompute: null
         }
       })
     );
