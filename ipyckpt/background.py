@@ -46,11 +46,11 @@ from ipyckpt.session import (
     PendingReport,
     Saver,
     SaveRequest,
+    SnapshotSkipped,
     StateSession,
     one_line,
 )
 from ipyckpt.store import chunks, knowngood
-from ipyckpt.store.errors import IpyckptError
 from ipyckpt.store.parts import PartCache
 from ipyckpt.store.reports import SaveReport, format_bytes, plural
 from ipyckpt.store.serialize import discover_parts
@@ -69,17 +69,6 @@ _GRACE_S = 5.0  # after its deadline, a child has this long to report before it 
 # the end of a background snapshot: copying a million-element object array takes ~10 ms
 _DISCOVERY_BUDGET_S = 0.05
 _GPU_MODULES = ("cupy", "pycuda.driver", "numba.cuda.cudadrv.driver", "tensorflow", "jax")
-
-
-class SnapshotSkipped(IpyckptError):
-    """A periodic snapshot came due while the previous background snapshot was still written.
-
-    ``generation`` is the one still being written: callers say so once per generation.
-    """
-
-    def __init__(self, message: str, generation: int) -> None:
-        super().__init__(message)
-        self.generation = generation
 
 
 @dataclass
@@ -282,16 +271,24 @@ class ForkedSaver:
             self._say_once(reason)
             self.wait()
             return self.inprocess.save(request)
-        self.collect()
-        if self.child is not None:
-            if request.trigger in SKIPPABLE_TRIGGERS:
-                raise SnapshotSkipped(
-                    f"snapshots skipped while background snapshot {self.child.generation} is "
-                    f"still being written ({format_bytes(self.child.done)} so far)",
-                    self.child.generation,
-                )
-            self.wait()
+        self._skip_if_busy(request.trigger)
+        self.wait()  # a snapshot that may not be skipped waits for the running child
         return self._fork(request)
+
+    def check_ready(self, trigger: str) -> None:
+        """See :class:`~ipyckpt.session.Saver`: skippable snapshots are skipped while a child
+        writes (only when this one would be forked too; in-process ones wait instead)."""
+        if self._why_not_background(trigger) is None:
+            self._skip_if_busy(trigger)
+
+    def _skip_if_busy(self, trigger: str) -> None:
+        self.collect()
+        if self.child is not None and trigger in SKIPPABLE_TRIGGERS:
+            raise SnapshotSkipped(
+                f"snapshots skipped while background snapshot {self.child.generation} is "
+                f"still being written ({format_bytes(self.child.done)} so far)",
+                self.child.generation,
+            )
 
     def _why_not_background(self, trigger: str) -> str | None:
         """None to fork; otherwise why not ("" when in-process by design: nothing to say)."""

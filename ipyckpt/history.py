@@ -31,12 +31,13 @@ def source_hash(source: str) -> str:
 
 
 def first_line(source: str) -> str:
-    """The cell's first non-blank line, shortened for tables."""
-    for line in source.splitlines():
-        if line.strip():
-            text = line.strip()
-            return text if len(text) <= FIRST_LINE_CHARS else text[: FIRST_LINE_CHARS - 1] + "…"
-    return ""
+    """The cell's first non-blank line, shortened for tables; for a cell magic
+    (``%%checkpoint every=1h``) the first line of its body, which says what the cell does."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("%%"):
+        lines = lines[1:]
+    text = lines[0] if lines else ""
+    return text if len(text) <= FIRST_LINE_CHARS else text[: FIRST_LINE_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,23 @@ class PendingReport(SaveReport):
     generation it will be. The saver reports the outcome itself when it is known."""
 
 
+class SnapshotSkipped(IpyckptError):
+    """A snapshot that may be skipped came due while the previous one is still being written
+    (by a forked child). ``generation`` is the one still written: say so once per generation.
+    """
+
+    def __init__(self, message: str, generation: int) -> None:
+        super().__init__(message)
+        self.generation = generation
+
+
 class Saver(Protocol):
     """How a snapshot is written (the seam; see the module docstring)."""
+
+    def check_ready(self, trigger: str) -> None:
+        """Raise :class:`SnapshotSkipped` if a snapshot with ``trigger`` would be skipped now
+        (before anyone is told that a snapshot starts)."""
+        ...
 
     def save(self, request: SaveRequest) -> SaveReport:
         """Write ``request`` as a new generation and report it; raise IpyckptError on failure."""
@@ -102,6 +117,9 @@ class InProcessSaver:
 
     def __init__(self) -> None:
         self.parts = PartCache()
+
+    def check_ready(self, trigger: str) -> None:
+        """Never skips: the caller waits for the save."""
 
     def save(self, request: SaveRequest) -> SaveReport:
         """See :class:`Saver`."""
@@ -270,6 +288,9 @@ class StateSession:
         The one place a snapshot is taken (see the module docstring): through ``self.saver``.
         """
         store = self.store(keep)
+        # before anything of this snapshot is noted: a skipped one tells nobody it starts, and
+        # an ended background one is reported with its own cell
+        self.saver.check_ready(trigger)
         namespace = {n: self.user_ns[n] for n in names if n in self.user_ns}
         history = self.history.snapshot_info(trigger)
         history["missing"] = {n: r for n, r in self.unrestored.items() if n not in self.user_ns}

@@ -6,7 +6,9 @@ snapshotted after cells that changed state (:mod:`ipyckpt.autosave` decides when
 which names the cell assigned (from its code, plus a diff of the bindings for assignments made
 inside called functions) and takes the autosave when due. A ``%%checkpoint`` cell snapshots
 itself (``every=``), so it only counts as a snapshot here. A failed autosave never affects the
-cell: one line on stderr, and the next one is tried after the interval.
+cell: one line on stderr, and the next one is tried after the interval. An autosave due while
+the previous background snapshot is still written is tried again every 0.5 s until it is taken,
+so a kernel left idle after a cell never keeps that cell's changes unsaved.
 
 Changes not yet saved when a cell ends are saved once the interval has passed even if no other
 cell runs: a timer on the kernel's event loop, which fires only while no cell is running.
@@ -22,8 +24,10 @@ from types import ModuleType
 from typing import Any
 
 from ipyckpt.autosave import AutosaveClock
+from ipyckpt.session import SnapshotSkipped
 
 CELL_MAGIC = "%%checkpoint"
+RETRY_SKIPPED_S = 0.5  # an autosave skipped while a child writes is tried again this often
 LINE_MAGIC = "%checkpoint"
 
 
@@ -135,18 +139,22 @@ class CellWatcher:
             return  # %%checkpoint decides its own snapshots (vars=, every=): the next cell saves
         elif self.clock.due(time.monotonic(), seconds):
             self.autosave()
-        self._arm_timer()
+        if self.timer is None:  # (a skipped autosave armed its retry already)
+            self._arm_timer()
 
-    def _arm_timer(self) -> None:
-        """Save the pending changes when the interval has passed, if the kernel is idle then."""
+    def _arm_timer(self, delay: float | None = None) -> None:
+        """Save the pending changes when the interval has passed (or after ``delay``), if the
+        kernel is idle then."""
         interval = self.clock.effective_interval()
         if not self.clock.dirty or interval is None or self.clock.last_snapshot is None:
             return
-        delay = max(0.0, self.clock.last_snapshot + interval - time.monotonic())
+        if delay is None:
+            delay = max(0.0, self.clock.last_snapshot + interval - time.monotonic())
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # a plain IPython shell: saved after the next cell instead
             return
+        self._cancel_timer()
         self.timer = loop.call_later(delay, self._on_timer)
 
     def _cancel_timer(self) -> None:
@@ -171,12 +179,15 @@ class CellWatcher:
         started = time.monotonic()
         try:
             session.save(session.tracked_names(), trigger="autosave")
+        except SnapshotSkipped:  # the previous one is still written: retried once it is done
+            self.clock.dirty = True
+            self._arm_timer(delay=RETRY_SKIPPED_S)
+            return
         except Exception as exc:  # a snapshot never costs the user their cell
-            skipped = type(exc).__name__ == "SnapshotSkipped"  # the previous one still writes
             message = f"ipyckpt: autosave failed, the previous state checkpoint is intact: {exc}"
-            if message != self.last_error and not skipped:
+            if message != self.last_error:
                 print(message, file=sys.stderr)
-            self.last_error = None if skipped else message
+            self.last_error = message
             self.clock.snapshot_taken(time.monotonic(), pause=time.monotonic() - started)
             self.clock.dirty = True  # still unsaved: retried after the interval
             return

@@ -14,13 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipyckpt.background import SnapshotSkipped
 from ipyckpt.cells import ResumeInfo, run_cell
 from ipyckpt.durations import format_duration, parse_duration, young_daly_interval
 from ipyckpt.magicargs import CellOptions
 from ipyckpt.namespace import select_names
 from ipyckpt.safepoints import InstrumentedCell, ResumePoint, SafepointRuntime, instrument
-from ipyckpt.session import StateSession, one_line
+from ipyckpt.session import SnapshotSkipped, StateSession, one_line
 from ipyckpt.store import randomstate
 from ipyckpt.store.reports import SaveReport, format_bytes
 

@@ -107,6 +107,39 @@ def test_restore_to_an_earlier_cell_gives_exactly_that_cells_values(session_kern
     assert missing.startswith("UsageError: ipyckpt: no state checkpoint after cell [99]; there ")
 
 
+GATE_CELL = """
+import os, time
+class Gate:  # pickles (in the background child) only once the file exists
+    def __init__(self, path):
+        self.path = path
+    def __reduce__(self):
+        while not os.path.exists(self.path):
+            time.sleep(0.01)
+        return (str, ("gate",))
+gate = Gate({path!r})
+time.sleep(1.2)  # longer than the interval: autosaved at once
+"""
+
+
+def test_an_autosave_skipped_while_a_child_writes_is_taken_once_it_is_done(
+    session_kernel: Any, tmp_path: Path
+) -> None:
+    """An idle kernel never keeps a cell's changes unsaved because the previous background
+    snapshot was still being written when the cell ended."""
+    kernel = session_kernel()
+    opened = tmp_path / "open"
+    kernel.run(GATE_CELL.format(path=str(opened)))  # [1]: its child waits at the gate
+    kernel.run("time.sleep(1.2)\nx = 'after cell 2'")  # [2]: due, skipped: [1] still writes
+    # Keep the gate closed past the first retry (the 1 s interval): the old code retried once,
+    # was skipped again and then waited for another cell. Nothing below depends on timing.
+    time.sleep(3)
+    opened.touch()
+    generation = wait_for_snapshot_after(kernel, 2)
+    assert manifests(store_of(kernel))[generation]["variables"]
+    kernel.kill()
+    assert session_kernel().value("x") == "after cell 2"
+
+
 def blob_bytes(store: Path) -> int:
     return sum(p.stat().st_size for p in (store / "blobs").glob("*/*"))
 

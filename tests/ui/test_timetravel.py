@@ -110,7 +110,7 @@ def test_going_back_offers_to_save_changes_no_snapshot_holds(lab: Lab, page: Any
     open_notebook(page, lab.page_url("unsaved.ipynb", "ipyckpt-unsaved"))
     panel = open_panel(page)
     run_cell(page, 0)
-    first = run_and_wait_for_row(page, panel, 1, "[2] %%checkpoint")
+    first = run_and_wait_for_row(page, panel, 1, "[2] x = 1")
     run_cell(page, 2)  # changes the state; the next autosave is minutes away
     wait_idle(page)
     first.locator("[data-ipyckpt='restore-1']").click()

@@ -27,7 +27,7 @@ from ipyckpt.background import (
     SnapshotSkipped,
     fork_unavailable,
 )
-from ipyckpt.session import InProcessSaver, SaveRequest
+from ipyckpt.session import InProcessSaver, SaveRequest, StateSession
 from ipyckpt.store import knowngood
 
 GATE_TIMEOUT_S = 60
@@ -132,6 +132,24 @@ def test_a_periodic_snapshot_due_while_one_is_written_is_skipped_and_end_waits(
     assert not isinstance(second, BackgroundReport) and second.generation == 2
     assert [o.report.generation for o in outcomes if o.report] == [1]
     assert Store(tmp_path / "s").load().values == {"x": 2}
+
+
+def test_a_skipped_snapshot_is_not_announced_as_started_nor_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The frontend keeps showing the running child's progress: a skip is no failure."""
+    monkeypatch.setenv("IPYCKPT_STORE", str(tmp_path / "s"))
+    session = StateSession({"gate": Gate(tmp_path / "open")})
+    session.saver = ForkedSaver(unavailable=lambda: None, on_outcome=lambda outcome: None)
+    events: list[str] = []
+    session.listeners.append(lambda event, data: events.append(event))
+    session.save(["gate"], trigger="periodic")
+    assert events == ["saving"]
+    with pytest.raises(SnapshotSkipped):
+        session.save(["gate"], trigger="autosave")
+    assert events == ["saving"], "the skipped snapshot was told to the frontend"
+    (tmp_path / "open").touch()
+    session.settle(block=True)
 
 
 def test_sigkill_of_the_child_mid_write_leaves_the_previous_generation(tmp_path: Path) -> None:

@@ -45,10 +45,10 @@ def test_every_snapshot_goes_through_the_sessions_saver(
     session = StateSession({"a": 1, "b": [2, 3]})
     requests: list[SaveRequest] = []
 
-    class RecordingSaver:
+    class RecordingSaver(InProcessSaver):
         def save(self, request: SaveRequest) -> SaveReport:
             requests.append(request)
-            return InProcessSaver().save(request)
+            return super().save(request)
 
     session.saver = RecordingSaver()
     events: list[str] = []

@@ -66,6 +66,8 @@ def test_a_snapshot_during_a_cell_says_it_interrupts_it() -> None:
     end = snapshot_cell({"history": history.snapshot_info("end")})
     assert (during["state"], end["state"]) == ("during", "after")  # type: ignore[index]
     assert first_line("\n\n  for i in range(10):\n") == "for i in range(10):"
+    assert first_line("%%checkpoint every=1h\n\nfor epoch in range(9):") == "for epoch in range(9):"
+    assert first_line("%%checkpoint every=1h\n") == "%%checkpoint every=1h"  # nothing else
 
 
 def test_recompute_plans_cells_in_order_with_their_imports_and_refuses_missing_inputs() -> None:
