@@ -1,7 +1,8 @@
 """A comparable fingerprint of every user variable, computed inside the kernel.
 
 Its source is executed in the kernel after the last cell (it imports only what the kernel has).
-Arrays, frames, graphs and models are compared by content (``joblib.hash``); figures and axes by
+Arrays, frames, graphs and models are compared by content (``joblib.hash``); sets (and the
+containers holding them) by their elements, whatever their order; figures and axes by
 their axes' titles, labels and artists; modules by name; what joblib cannot hash by its type and
 its address-free ``repr``, plus the fitted values and parameters a model exposes.
 """
@@ -46,10 +47,37 @@ def _plot_part(value: Any) -> Any:
     return None
 
 
-def describe(value: Any) -> str:
-    """The fingerprint of one value (equal for equal content)."""
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _holds_a_set(value: Any, depth: int = 3) -> bool:
+    """True for a set, or a list/tuple/dict holding one (``depth`` levels down)."""
+    if type(value) in (set, frozenset):
+        return True
+    if depth == 0 or type(value) not in _CONTAINERS:
+        return False
+    items = [*value.keys(), *value.values()] if type(value) is dict else value
+    return any(_holds_a_set(v, depth - 1) for v in items)
+
+
+def _by_content(value: Any) -> Any:
+    """Sets as sorted element fingerprints, lists/tuples/dicts element by element: a pickle
+    round trip rebuilds a set by inserting its elements, so an equal set may iterate (and
+    pickle, and ``joblib.hash``) in another order, even in the same process."""
+    if type(value) in (set, frozenset):
+        return [type(value).__name__, sorted(describe(v) for v in value)]
+    if type(value) is dict:
+        return ["dict", [[describe(k), describe(v)] for k, v in value.items()]]
+    return [type(value).__name__, [describe(v) for v in value]]
+
+
+def _by_structure(value: Any) -> str | None:
+    """The fingerprint of a module, a set (or a container holding one), a plot or a numeric
+    array; None for anything else."""
     if isinstance(value, types.ModuleType):
         return f"module {value.__name__}"
+    if _holds_a_set(value):
+        return json.dumps(_by_content(value))
     plot = _plot_part(value)
     if plot is not None:
         return json.dumps(plot)
@@ -61,6 +89,14 @@ def describe(value: Any) -> str:
         # content, not memory layout: a restored view is a contiguous copy with other strides
         digest = hashlib.sha256(numpy.ascontiguousarray(value).tobytes()).hexdigest()[:32]
         return f"ndarray {value.dtype} {value.shape} {digest}"
+    return None
+
+
+def describe(value: Any) -> str:
+    """The fingerprint of one value (equal for equal content)."""
+    structural = _by_structure(value)
+    if structural is not None:
+        return structural
     if type(value).__module__.startswith("lmfit"):
         return f"{type(value).__qualname__} {_lmfit(value)}"
     try:
