@@ -5,17 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .conftest import wait_for
+from .conftest import LOOP, wait_for
 
-CELL = """%%condor backend=local every=0.2 name={name}
-import time
-done = []
-total = 0
-for i in range(n):
-    time.sleep(pause)
-    done.append(i)
-    total += i
-"""
+CELL = "%%condor backend=local every=0.2 name={name}" + LOOP
 
 
 def status_rows(text: str) -> dict[str, dict[str, str]]:
